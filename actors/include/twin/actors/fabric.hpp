@@ -1,0 +1,114 @@
+#pragma once
+// The fabric's application port: what the REST gateway (and later the MQTT
+// host and the cluster router) call. Implemented by the node (node.hpp) on
+// top of the shard regions and twin actors. Every method authorizes the
+// caller first (the single gate for governance), then works asynchronously
+// and calls `reply` exactly once, on an arbitrary fabric thread: the caller
+// must hop back to its own executor and must not block in `reply`.
+//
+// The JSON shapes are the REST API's (docs/api.md).
+//
+// CONTRACT: actors/gateway and cli/ use exactly the declarations below.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "twin/error.hpp"
+#include "twin/security/auth.hpp"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace twin::actors {
+
+using json = nlohmann::json;
+
+/// Who asks, and the id of the request (goes into lineage and audit).
+struct request_context {
+  security::principal who;
+  std::string request_id;
+};
+
+/// Called exactly once with the response body or an error.
+using reply_fn = std::function<void(expected<json>)>;
+
+struct list_query {
+  std::string model;      ///< filter by exact DTMI; empty: all
+  std::string lifecycle;  ///< filter by lifecycle state; empty: all
+  std::string after;      ///< page token: the last id of the previous page
+  std::size_t limit = 100; ///< 1..1000
+};
+
+/// A live subscription to the change stream; unsubscribes when destroyed.
+class subscription {
+public:
+  virtual ~subscription() = default;
+};
+
+class fabric {
+public:
+  virtual ~fabric() = default;
+
+  // -- twins -----------------------------------------------------------------
+  /// PUT /twins/{id}: body {"$model": DTMI, "properties": {...}}.
+  virtual void create_twin(const request_context& ctx, const std::string& id,
+                           json body, reply_fn reply) = 0;
+  virtual void get_twin(const request_context& ctx, const std::string& id,
+                        reply_fn reply) = 0;
+  /// PATCH /twins/{id}: JSON Merge Patch of properties (RFC 7386; null
+  /// deletes), optional If-Match revision.
+  virtual void patch_twin(const request_context& ctx, const std::string& id,
+                          json merge_patch, std::optional<std::uint64_t> if_match,
+                          reply_fn reply) = 0;
+  /// POST /twins/{id}/telemetry: {"values": {...}, "sourceTime"?, "source"?,
+  /// "sequence"?, "pipelineVersion"?}.
+  virtual void ingest(const request_context& ctx, const std::string& id,
+                      json body, reply_fn reply) = 0;
+  /// POST /twins/{id}/lifecycle: {"to": STATE, "reason": TEXT}.
+  virtual void transition(const request_context& ctx, const std::string& id,
+                          json body, reply_fn reply) = 0;
+  /// GET /twins/{id}/lineage?property=&at=.
+  virtual void lineage(const request_context& ctx, const std::string& id,
+                       const std::string& property,
+                       const std::optional<std::string>& at,
+                       reply_fn reply) = 0;
+  virtual void list_twins(const request_context& ctx, list_query q,
+                          reply_fn reply) = 0;
+
+  // -- models ----------------------------------------------------------------
+  virtual void add_models(const request_context& ctx, json body,
+                          reply_fn reply) = 0;
+  virtual void list_models(const request_context& ctx, reply_fn reply) = 0;
+  virtual void get_model(const request_context& ctx, const std::string& dtmi,
+                         reply_fn reply) = 0;
+  virtual void delete_model(const request_context& ctx,
+                            const std::string& dtmi, reply_fn reply) = 0;
+
+  // -- governance ------------------------------------------------------------
+  virtual void list_audit(const request_context& ctx, std::uint64_t from,
+                          std::size_t limit, reply_fn reply) = 0;
+  virtual void verify_audit(const request_context& ctx, reply_fn reply) = 0;
+  virtual void list_alerts(const request_context& ctx, std::uint64_t from,
+                           std::size_t limit, reply_fn reply) = 0;
+
+  // -- streams, health, metrics ----------------------------------------------
+  /// Every change (twin events, alerts) as a CloudEvents JSON object. The
+  /// callback runs on fabric threads and must not block. Requires read.
+  virtual expected<std::unique_ptr<subscription>>
+  subscribe(const request_context& ctx,
+            std::function<void(const json& cloud_event)> on_event) = 0;
+
+  /// {"status": "ok"|"degraded", "twinsActive": N, ...}; no auth needed.
+  virtual json health() = 0;
+
+  /// The registry that /metrics exposes.
+  virtual prometheus::Registry& metrics() = 0;
+};
+
+} // namespace twin::actors

@@ -28,6 +28,14 @@ using dtmi = named_type<std::string, struct dtmi_tag>;
 /// version 1..999999999, optional minor in v3). Error rule: "dtmi-syntax".
 expected<dtmi> parse_dtmi(std::string_view text);
 
+/// As parse_dtmi, with the rules of one DTDL version (2: version required,
+/// no minor part; 3 and 4: version optional unless `require_version`).
+/// Error rules: "dtmi-syntax", "dtmi-version".
+expected<dtmi> parse_dtmi(std::string_view text, int dtdl_version,
+                          bool require_version);
+
+struct interface;
+
 struct schema;
 using schema_ptr = std::shared_ptr<const schema>;
 
@@ -72,13 +80,18 @@ struct content {
   /// empty if none.
   std::string semantic_type;
   std::string unit;
+  /// Component: the component's interface, resolved at validation time
+  /// (null for interfaces loaded without it; then use a resolver).
+  std::shared_ptr<const interface> resolved_component;
+  /// The interface that declared this content (own or an ancestor).
+  std::string declared_in;
 };
 
 /// A resolved, validated interface: its own contents and all inherited ones
 /// (extends flattened).
 struct interface {
   dtmi id;
-  /// 2 or 3: the DTDL context version the document declared.
+  /// 2 or 3 (or 4): the DTDL context version the document declared.
   int dtdl_version = 3;
   /// The document exactly as uploaded.
   nlohmann::json source;

@@ -13,8 +13,9 @@
 //
 // Threads: `submit` may be called from any thread; one writer thread owns
 // the write path, coalesces all pending requests into one WriteBatch, writes
-// it with sync=true (WAL fsync) and then runs every request's callback on
-// the writer thread. Reads are thread-safe and go straight to RocksDB.
+// it with WriteOptions.sync = store_options.sync (default true: WAL fsync)
+// and then runs every request's callback on the writer thread. Reads are
+// thread-safe and go straight to RocksDB.
 //
 // CONTRACT: actors/ and cli/ use exactly the declarations below. They may be
 // extended, not changed.
@@ -76,7 +77,11 @@ struct write_request {
   std::vector<std::string> models_delete;
 };
 
-/// Called once the request is durable (ok) or failed (storage_failure).
+/// Called once the request is durable (ok) or failed (storage_failure, the
+/// fault injector's error, bad_request for a malformed request, unavailable
+/// after close). Runs on the writer thread: it must not block (no waiting on
+/// I/O or on another write) and must not throw; send a message or fulfil a
+/// promise and return. Every group commit waits for all its callbacks.
 using durable_callback = std::function<void(const status&)>;
 
 struct snapshot_record {
@@ -126,11 +131,18 @@ public:
   /// unavailable at once.
   void submit(write_request req, durable_callback done);
 
-  /// submit() and wait for the outcome.
+  /// submit() and wait for the outcome. Never call it from a callback (the
+  /// writer thread would wait for itself).
   status write(write_request req);
 
   /// Stops accepting writes, drains the queue and syncs. Idempotent.
+  /// Also closes RocksDB and releases the directory lock; reads after it
+  /// return unavailable.
   void close();
+
+  /// Flushes every column family's memtable to SST files (backups, tests).
+  /// Errors: unavailable after close(), storage_failure on I/O errors.
+  status flush();
 
   // -- reads ----------------------------------------------------------------
 

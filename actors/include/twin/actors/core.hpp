@@ -1,0 +1,214 @@
+#pragma once
+// The twin core: a pure decide/evolve pair, no actors, no I/O.
+//
+//   decide(state, command, model) -> decision (events, or a rejection and
+//                                    possibly an alert)
+//   evolve(state, event)          -> state
+//
+// The twin actor (twin_actor.hpp) is a thin shell around these: receive ->
+// decide -> journal append (durable) -> evolve -> publish -> reply. The
+// journal is the lineage log: every event carries its lineage.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "twin/error.hpp"
+#include "twin/model/dtdl.hpp"
+
+namespace twin::actors::core {
+
+using json = nlohmann::json;
+
+/// Milliseconds since the Unix epoch (UTC).
+using millis = std::int64_t;
+
+/// "2026-11-25T12:00:00.123Z".
+std::string format_time(millis t);
+/// Parses RFC 3339 (with 'Z' or an offset; fraction optional).
+std::optional<millis> parse_time(std::string_view text);
+/// The system clock now, in millis.
+millis now_millis();
+
+// -- lifecycle ----------------------------------------------------------------
+
+enum class lifecycle : std::uint8_t { provisioned, active, passive, retired };
+
+std::string_view to_string(lifecycle l) noexcept;
+std::optional<lifecycle> parse_lifecycle(std::string_view s) noexcept;
+
+/// The lifecycle table: provisioned -> active; active <-> passive;
+/// provisioned|active|passive -> retired. retired is terminal. A transition
+/// to the current state is not a transition (refused).
+bool transition_allowed(lifecycle from, lifecycle to) noexcept;
+
+// -- lineage and events -------------------------------------------------------
+
+/// Where a mutation came from.
+struct lineage {
+  /// "principal" (a human or service through the API) or "sensor".
+  std::string source_kind = "principal";
+  /// The principal's name or the sensor / metric id.
+  std::string source_id;
+  /// The authenticated principal that submitted it.
+  std::string principal;
+  millis source_time = 0;
+  millis ingest_time = 0;
+  /// e.g. "rest/1", or a tag-map version for Sparkplug ingest.
+  std::string pipeline_version;
+  /// The twin's model DTMI when the event was decided.
+  std::string model;
+  std::string request_id;
+  /// Device / Sparkplug sequence, if any.
+  std::optional<std::int64_t> sequence;
+};
+
+enum class event_type : std::uint8_t {
+  twin_created,
+  property_updated,
+  telemetry_received,
+  lifecycle_changed,
+};
+
+std::string_view to_string(event_type t) noexcept;
+
+struct event {
+  event_type type = event_type::property_updated;
+  std::uint64_t revision = 0;
+  /// The ingest time (when the fabric decided it).
+  millis time = 0;
+  /// Property values set (name -> full new value; null removes).
+  json properties = json::object();
+  /// Telemetry values received (name -> value).
+  json telemetry = json::object();
+  /// twin_created: the model.
+  std::string model;
+  /// lifecycle_changed.
+  lifecycle from = lifecycle::provisioned;
+  lifecycle to = lifecycle::provisioned;
+  std::string reason;
+  lineage source;
+};
+
+/// The API / journal JSON form of an event (docs/api.md).
+json to_json(const event& e);
+expected<event> event_from_json(const json& j);
+
+// -- state --------------------------------------------------------------------
+
+/// A value with its provenance summary.
+struct value_entry {
+  json value;
+  millis source_time = 0;
+  /// The revision that set it.
+  std::uint64_t version = 0;
+};
+
+/// Sorted by name; a flat vector keeps a hot twin small.
+using value_map = std::vector<std::pair<std::string, value_entry>>;
+
+struct twin_state {
+  std::string id;
+  bool exists = false;
+  std::string model;
+  lifecycle life = lifecycle::provisioned;
+  std::uint64_t revision = 0;
+  millis created_at = 0;
+  millis updated_at = 0;
+  value_map properties;
+  value_map telemetry;
+  /// Last device sequence applied per source (replay / duplicate guard).
+  std::vector<std::pair<std::string, std::int64_t>> last_sequence;
+
+  const value_entry* property(std::string_view name) const noexcept;
+};
+
+/// The API JSON form of a twin (docs/api.md).
+json to_json(const twin_state& s);
+/// Snapshot encoding (JSON form plus internals), and back.
+json snapshot_json(const twin_state& s);
+expected<twin_state> state_from_snapshot(const json& j);
+
+// -- commands -----------------------------------------------------------------
+
+struct create_twin {
+  std::string model;
+  json properties = json::object();
+};
+
+struct patch_properties {
+  /// RFC 7386 merge patch over the property values.
+  json merge_patch = json::object();
+  std::optional<std::uint64_t> if_match;
+};
+
+struct ingest_values {
+  json values = json::object();
+  std::optional<millis> source_time;
+  /// Sensor / metric id; defaults to the principal.
+  std::string source;
+  std::optional<std::int64_t> sequence;
+  std::string pipeline_version;
+};
+
+struct transition {
+  lifecycle to = lifecycle::active;
+  std::string reason;
+};
+
+using command_body =
+  std::variant<create_twin, patch_properties, ingest_values, transition>;
+
+struct command {
+  command_body body;
+  std::string principal;
+  std::string request_id;
+  /// Injected clock: the ingest time of whatever this command produces.
+  millis now = 0;
+};
+
+/// An alert raised by a decision (e.g. data for a twin that is not active).
+struct alert {
+  std::string type; ///< e.g. "twin.alert.unexpected_data"
+  std::string severity; ///< "warning", "critical"
+  std::string twin;
+  std::string cause;
+  std::string source;
+  millis time = 0;
+  json detail = json::object();
+};
+
+json to_json(const alert& a);
+
+struct decision {
+  std::vector<event> events;
+  std::optional<error> rejection;
+  std::optional<alert> raised;
+};
+
+/// What decide needs to know about models.
+struct model_context {
+  /// The twin's interface (or, for create, the requested one); may be null
+  /// when the model is unknown.
+  const model::interface* itf = nullptr;
+  const model::resolver* known = nullptr;
+};
+
+/// Decides a command against a state. Pure. The events it returns carry
+/// revisions state.revision+1, +2, ... and full lineage.
+decision decide(const twin_state& state, const command& cmd,
+                const model_context& models);
+
+/// Applies one event. Pure. Precondition: e.revision == s.revision + 1.
+twin_state evolve(twin_state s, const event& e);
+
+/// RFC 7386 JSON Merge Patch.
+json merge_patch(json target, const json& patch);
+
+} // namespace twin::actors::core

@@ -1,0 +1,93 @@
+#pragma once
+// A fabric node on the embedded default: one process owning every shard,
+// RocksDB as its store. Implements the `fabric` port on top of an actor
+// system with one shard-region actor per shard and one actor per hot twin.
+//
+// Ownership: the node owns the actor system, the store, the model registry,
+// the change bus and the metrics registry. The fabric methods may be called
+// from any thread; replies come back on CAF worker threads or the store's
+// writer thread.
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "twin/actors/fabric.hpp"
+
+namespace twin::actors {
+
+struct node_options {
+  /// Directory for all durable state (RocksDB lives in DIR/db). Required.
+  std::string data_dir;
+  /// Number of shards S (fixed for the life of a data dir). Default 64.
+  std::size_t shards = 64;
+  /// Cap on twin actors in memory; the least recently used idle twins are
+  /// passivated beyond it. Default 100,000.
+  std::size_t max_active_twins = 100000;
+  /// A twin idle this long is passivated. Default 5 minutes.
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes{5}};
+  /// A snapshot is written every N events of a twin. Default 50.
+  std::size_t snapshot_every = 50;
+  /// CAF scheduler threads. Default 0: the number of cores.
+  std::size_t threads = 0;
+  /// fsync every group commit. Default true.
+  bool sync = true;
+  /// Test hook passed to the store: fails group commits on demand.
+  std::function<status()> fault_injector;
+};
+
+class node final : public fabric {
+public:
+  /// Opens the store, loads the models and starts the actors. Errors: the
+  /// store's (data dir in use: unavailable; unreadable: storage_failure).
+  static expected<std::unique_ptr<node>> start(node_options options);
+
+  /// Stops accepting, drains in-flight writes, stops the actors, closes the
+  /// store. Idempotent.
+  void stop();
+  ~node() override;
+
+  void create_twin(const request_context& ctx, const std::string& id,
+                   json body, reply_fn reply) override;
+  void get_twin(const request_context& ctx, const std::string& id,
+                reply_fn reply) override;
+  void patch_twin(const request_context& ctx, const std::string& id,
+                  json merge_patch, std::optional<std::uint64_t> if_match,
+                  reply_fn reply) override;
+  void ingest(const request_context& ctx, const std::string& id, json body,
+              reply_fn reply) override;
+  void transition(const request_context& ctx, const std::string& id,
+                  json body, reply_fn reply) override;
+  void lineage(const request_context& ctx, const std::string& id,
+               const std::string& property,
+               const std::optional<std::string>& at, reply_fn reply) override;
+  void list_twins(const request_context& ctx, list_query q,
+                  reply_fn reply) override;
+  void add_models(const request_context& ctx, json body,
+                  reply_fn reply) override;
+  void list_models(const request_context& ctx, reply_fn reply) override;
+  void get_model(const request_context& ctx, const std::string& dtmi,
+                 reply_fn reply) override;
+  void delete_model(const request_context& ctx, const std::string& dtmi,
+                    reply_fn reply) override;
+  void list_audit(const request_context& ctx, std::uint64_t from,
+                  std::size_t limit, reply_fn reply) override;
+  void verify_audit(const request_context& ctx, reply_fn reply) override;
+  void list_alerts(const request_context& ctx, std::uint64_t from,
+                   std::size_t limit, reply_fn reply) override;
+  expected<std::unique_ptr<subscription>>
+  subscribe(const request_context& ctx,
+            std::function<void(const json&)> on_event) override;
+  json health() override;
+  prometheus::Registry& metrics() override;
+
+  struct impl;
+
+private:
+  explicit node(std::unique_ptr<impl> p);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace twin::actors

@@ -1,0 +1,676 @@
+#include "twin/actors/core.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace twin::actors::core {
+
+// -- time ---------------------------------------------------------------------
+
+std::string format_time(millis t) {
+  std::time_t secs = static_cast<std::time_t>(t / 1000);
+  int ms = static_cast<int>(t % 1000);
+  if (ms < 0) {
+    ms += 1000;
+    --secs;
+  }
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, ms);
+  return buf;
+}
+
+namespace {
+
+bool digits(std::string_view s, size_t pos, size_t n, int& out) {
+  if (pos + n > s.size())
+    return false;
+  out = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9')
+      return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+} // namespace
+
+std::optional<millis> parse_time(std::string_view s) {
+  int y, mo, d, h, mi, sec;
+  if (!digits(s, 0, 4, y) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, mo)
+      || s[7] != '-' || !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't')
+      || !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi)
+      || s[16] != ':' || !digits(s, 17, 2, sec))
+    return std::nullopt;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    return std::nullopt;
+  size_t pos = 19;
+  int frac_ms = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    int scale = 100;
+    size_t start = pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      frac_ms += (s[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+    }
+    if (pos == start)
+      return std::nullopt;
+  }
+  if (pos >= s.size())
+    return std::nullopt;
+  int offset_min = 0;
+  if (s[pos] == 'Z' || s[pos] == 'z') {
+    ++pos;
+  } else if (s[pos] == '+' || s[pos] == '-') {
+    int oh, om;
+    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':'
+        || !digits(s, pos + 4, 2, om))
+      return std::nullopt;
+    offset_min = (oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != s.size())
+    return std::nullopt;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  auto secs = static_cast<millis>(timegm(&tm));
+  return (secs - offset_min * 60) * 1000 + frac_ms;
+}
+
+millis now_millis() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+// -- lifecycle ----------------------------------------------------------------
+
+std::string_view to_string(lifecycle l) noexcept {
+  switch (l) {
+    case lifecycle::provisioned: return "provisioned";
+    case lifecycle::active: return "active";
+    case lifecycle::passive: return "passive";
+    case lifecycle::retired: return "retired";
+  }
+  return "provisioned";
+}
+
+std::optional<lifecycle> parse_lifecycle(std::string_view s) noexcept {
+  if (s == "provisioned") return lifecycle::provisioned;
+  if (s == "active") return lifecycle::active;
+  if (s == "passive") return lifecycle::passive;
+  if (s == "retired") return lifecycle::retired;
+  return std::nullopt;
+}
+
+bool transition_allowed(lifecycle from, lifecycle to) noexcept {
+  using l = lifecycle;
+  switch (from) {
+    case l::provisioned: return to == l::active || to == l::retired;
+    case l::active: return to == l::passive || to == l::retired;
+    case l::passive: return to == l::active || to == l::retired;
+    case l::retired: return false;
+  }
+  return false;
+}
+
+std::string_view to_string(event_type t) noexcept {
+  switch (t) {
+    case event_type::twin_created: return "twin_created";
+    case event_type::property_updated: return "property_updated";
+    case event_type::telemetry_received: return "telemetry_received";
+    case event_type::lifecycle_changed: return "lifecycle_changed";
+  }
+  return "property_updated";
+}
+
+// -- JSON forms ---------------------------------------------------------------
+
+namespace {
+
+json lineage_json(const lineage& l) {
+  json j{{"source", {{"kind", l.source_kind}, {"id", l.source_id}}},
+         {"principal", l.principal},
+         {"sourceTime", format_time(l.source_time)},
+         {"ingestTime", format_time(l.ingest_time)},
+         {"pipelineVersion", l.pipeline_version},
+         {"model", l.model},
+         {"requestId", l.request_id}};
+  if (l.sequence)
+    j["sequence"] = *l.sequence;
+  return j;
+}
+
+expected<millis> time_field(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string())
+    return make_error(errc::corruption, std::string{"missing time "} + key);
+  auto t = parse_time(it->get<std::string>());
+  if (!t)
+    return make_error(errc::corruption, std::string{"bad time "} + key);
+  return *t;
+}
+
+template <class Map>
+value_entry* find_entry(Map& m, std::string_view name) {
+  auto it = std::lower_bound(m.begin(), m.end(), name,
+                             [](const auto& p, std::string_view n) {
+                               return p.first < n;
+                             });
+  if (it != m.end() && it->first == name)
+    return &it->second;
+  return nullptr;
+}
+
+void set_entry(value_map& m, const std::string& name, value_entry v) {
+  auto it = std::lower_bound(m.begin(), m.end(), name,
+                             [](const auto& p, const std::string& n) {
+                               return p.first < n;
+                             });
+  if (it != m.end() && it->first == name)
+    it->second = std::move(v);
+  else
+    m.emplace(it, name, std::move(v));
+}
+
+void erase_entry(value_map& m, const std::string& name) {
+  auto it = std::lower_bound(m.begin(), m.end(), name,
+                             [](const auto& p, const std::string& n) {
+                               return p.first < n;
+                             });
+  if (it != m.end() && it->first == name)
+    m.erase(it);
+}
+
+json values_json(const value_map& m) {
+  json out = json::object();
+  for (auto& [name, v] : m)
+    out[name] = json{{"value", v.value},
+                     {"sourceTime", format_time(v.source_time)},
+                     {"version", v.version}};
+  return out;
+}
+
+expected<value_map> values_from_json(const json& j) {
+  value_map m;
+  if (!j.is_object())
+    return make_error(errc::corruption, "values are not an object");
+  for (auto& [name, v] : j.items()) {
+    auto t = time_field(v, "sourceTime");
+    if (!t)
+      return t.error();
+    m.emplace_back(name, value_entry{v.at("value"), *t,
+                                     v.at("version").get<std::uint64_t>()});
+  }
+  std::sort(m.begin(), m.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  return m;
+}
+
+} // namespace
+
+json to_json(const event& e) {
+  json j{{"revision", e.revision},
+         {"type", to_string(e.type)},
+         {"time", format_time(e.time)},
+         {"lineage", lineage_json(e.source)}};
+  switch (e.type) {
+    case event_type::twin_created:
+      j["model"] = e.model;
+      j["changes"] = e.properties;
+      break;
+    case event_type::property_updated:
+      j["changes"] = e.properties;
+      break;
+    case event_type::telemetry_received:
+      j["changes"] = e.properties;
+      j["telemetry"] = e.telemetry;
+      break;
+    case event_type::lifecycle_changed:
+      j["from"] = to_string(e.from);
+      j["to"] = to_string(e.to);
+      j["reason"] = e.reason;
+      break;
+  }
+  return j;
+}
+
+expected<event> event_from_json(const json& j) {
+  try {
+    event e;
+    e.revision = j.at("revision").get<std::uint64_t>();
+    auto type = j.at("type").get<std::string>();
+    if (type == "twin_created")
+      e.type = event_type::twin_created;
+    else if (type == "property_updated")
+      e.type = event_type::property_updated;
+    else if (type == "telemetry_received")
+      e.type = event_type::telemetry_received;
+    else if (type == "lifecycle_changed")
+      e.type = event_type::lifecycle_changed;
+    else
+      return make_error(errc::corruption, "unknown event type " + type);
+    auto t = time_field(j, "time");
+    if (!t)
+      return t.error();
+    e.time = *t;
+    if (auto it = j.find("changes"); it != j.end())
+      e.properties = *it;
+    if (auto it = j.find("telemetry"); it != j.end())
+      e.telemetry = *it;
+    if (auto it = j.find("model"); it != j.end())
+      e.model = it->get<std::string>();
+    if (e.type == event_type::lifecycle_changed) {
+      auto from = parse_lifecycle(j.at("from").get<std::string>());
+      auto to = parse_lifecycle(j.at("to").get<std::string>());
+      if (!from || !to)
+        return make_error(errc::corruption, "bad lifecycle in event");
+      e.from = *from;
+      e.to = *to;
+      e.reason = j.value("reason", "");
+    }
+    const auto& l = j.at("lineage");
+    e.source.source_kind = l.at("source").at("kind").get<std::string>();
+    e.source.source_id = l.at("source").at("id").get<std::string>();
+    e.source.principal = l.at("principal").get<std::string>();
+    auto st = time_field(l, "sourceTime");
+    auto it = time_field(l, "ingestTime");
+    if (!st || !it)
+      return make_error(errc::corruption, "bad lineage times");
+    e.source.source_time = *st;
+    e.source.ingest_time = *it;
+    e.source.pipeline_version = l.at("pipelineVersion").get<std::string>();
+    e.source.model = l.at("model").get<std::string>();
+    e.source.request_id = l.at("requestId").get<std::string>();
+    if (auto sq = l.find("sequence"); sq != l.end())
+      e.source.sequence = sq->get<std::int64_t>();
+    return e;
+  } catch (const std::exception& ex) {
+    return make_error(errc::corruption,
+                      std::string{"event does not decode: "} + ex.what());
+  }
+}
+
+const value_entry* twin_state::property(std::string_view name) const noexcept {
+  return find_entry(const_cast<value_map&>(properties), name);
+}
+
+json to_json(const twin_state& s) {
+  return json{{"$id", s.id},
+              {"$model", s.model},
+              {"$lifecycle", to_string(s.life)},
+              {"$revision", s.revision},
+              {"$createdAt", format_time(s.created_at)},
+              {"$updatedAt", format_time(s.updated_at)},
+              {"properties", values_json(s.properties)},
+              {"telemetry", values_json(s.telemetry)}};
+}
+
+json snapshot_json(const twin_state& s) {
+  auto j = to_json(s);
+  json seq = json::object();
+  for (auto& [src, n] : s.last_sequence)
+    seq[src] = n;
+  j["$lastSequence"] = std::move(seq);
+  return j;
+}
+
+expected<twin_state> state_from_snapshot(const json& j) {
+  try {
+    twin_state s;
+    s.exists = true;
+    s.id = j.at("$id").get<std::string>();
+    s.model = j.at("$model").get<std::string>();
+    auto life = parse_lifecycle(j.at("$lifecycle").get<std::string>());
+    if (!life)
+      return make_error(errc::corruption, "bad lifecycle in snapshot");
+    s.life = *life;
+    s.revision = j.at("$revision").get<std::uint64_t>();
+    auto c = time_field(j, "$createdAt");
+    auto u = time_field(j, "$updatedAt");
+    if (!c || !u)
+      return make_error(errc::corruption, "bad times in snapshot");
+    s.created_at = *c;
+    s.updated_at = *u;
+    auto props = values_from_json(j.at("properties"));
+    if (!props)
+      return props.error();
+    s.properties = std::move(*props);
+    auto tel = values_from_json(j.at("telemetry"));
+    if (!tel)
+      return tel.error();
+    s.telemetry = std::move(*tel);
+    if (auto it = j.find("$lastSequence"); it != j.end())
+      for (auto& [src, n] : it->items())
+        s.last_sequence.emplace_back(src, n.get<std::int64_t>());
+    return s;
+  } catch (const std::exception& ex) {
+    return make_error(errc::corruption,
+                      std::string{"snapshot does not decode: "} + ex.what());
+  }
+}
+
+json to_json(const alert& a) {
+  return json{{"type", a.type},       {"severity", a.severity},
+              {"twin", a.twin},       {"time", format_time(a.time)},
+              {"cause", a.cause},     {"source", a.source},
+              {"detail", a.detail}};
+}
+
+json merge_patch(json target, const json& patch) {
+  if (!patch.is_object())
+    return patch;
+  if (!target.is_object())
+    target = json::object();
+  for (auto& [key, value] : patch.items()) {
+    if (value.is_null())
+      target.erase(key);
+    else
+      target[key] = merge_patch(target.contains(key) ? target[key] : json{},
+                                value);
+  }
+  return target;
+}
+
+// -- decide -------------------------------------------------------------------
+
+namespace {
+
+lineage make_lineage(const twin_state& s, const command& cmd,
+                     std::string kind, std::string source_id,
+                     millis source_time, std::string pipeline) {
+  lineage l;
+  l.source_kind = std::move(kind);
+  l.source_id = std::move(source_id);
+  l.principal = cmd.principal;
+  l.source_time = source_time;
+  l.ingest_time = cmd.now;
+  l.pipeline_version = std::move(pipeline);
+  l.model = s.model;
+  l.request_id = cmd.request_id;
+  return l;
+}
+
+decision reject(error e) {
+  decision d;
+  d.rejection = std::move(e);
+  return d;
+}
+
+error with_path_prefix(error e, const std::string& prefix) {
+  if (e.path.empty() || e.path[0] != '/')
+    e.path = prefix + (e.path.empty() ? "" : "/" + e.path);
+  else
+    e.path = prefix + e.path;
+  return e;
+}
+
+constexpr const char* rest_pipeline = "rest/1";
+
+decision decide_create(const twin_state& s, const command& cmd,
+                       const create_twin& c, const model_context& models) {
+  if (s.exists)
+    return reject(make_error(errc::already_exists,
+                             "twin '" + s.id + "' exists already"));
+  if (!is_valid_twin_id(s.id))
+    return reject(make_error(errc::bad_request,
+                             "invalid twin id '" + s.id
+                               + "': 1..128 of [A-Za-z0-9._:-]",
+                             "twin-id", "/$id"));
+  if (models.itf == nullptr)
+    return reject(make_error(errc::model_violation,
+                             "model '" + c.model + "' is not registered",
+                             "unknown-model", "/$model"));
+  if (!c.properties.is_object())
+    return reject(make_error(errc::bad_request, "properties must be an object",
+                             "body-shape", "/properties"));
+  for (auto& [name, value] : c.properties.items()) {
+    // At creation the operator configures the twin: any property of the
+    // model may be set (also non-writable ones such as a serial number).
+    auto st = model::check_property_write(*models.itf, models.known, name,
+                                          value, model::writer::device);
+    if (!st)
+      return reject(with_path_prefix(st.error(), "/properties/" + name));
+  }
+  event e;
+  e.type = event_type::twin_created;
+  e.revision = s.revision + 1;
+  e.time = cmd.now;
+  e.model = c.model;
+  e.properties = c.properties;
+  twin_state tmp = s;
+  tmp.model = c.model;
+  e.source = make_lineage(tmp, cmd, "principal", cmd.principal, cmd.now,
+                          rest_pipeline);
+  decision d;
+  d.events.push_back(std::move(e));
+  return d;
+}
+
+decision decide_patch(const twin_state& s, const command& cmd,
+                      const patch_properties& p, const model_context& models) {
+  if (p.if_match && *p.if_match != s.revision)
+    return reject(make_error(errc::revision_mismatch,
+                             "If-Match revision " + std::to_string(*p.if_match)
+                               + " is not the current revision "
+                               + std::to_string(s.revision)));
+  if (s.life != lifecycle::active && s.life != lifecycle::provisioned)
+    return reject(make_error(errc::lifecycle_forbidden,
+                             "twin '" + s.id + "' is "
+                               + std::string{to_string(s.life)}
+                               + ": properties can be written only when "
+                                 "provisioned or active"));
+  if (!p.merge_patch.is_object())
+    return reject(make_error(errc::bad_request,
+                             "a merge patch of properties must be a JSON object",
+                             "body-shape", ""));
+  if (models.itf == nullptr)
+    return reject(make_error(errc::internal,
+                             "model '" + s.model + "' of twin '" + s.id
+                               + "' is not loaded"));
+  json changes = json::object();
+  for (auto& [name, patch_value] : p.merge_patch.items()) {
+    if (patch_value.is_null()) {
+      if (models.itf->find(name) == nullptr)
+        return reject(make_error(errc::model_violation,
+                                 "model '" + s.model + "' has no property '"
+                                   + name + "'",
+                                 "unknown-name", "/" + name));
+      changes[name] = nullptr;
+      continue;
+    }
+    const auto* current = s.property(name);
+    json merged = merge_patch(current ? current->value : json{}, patch_value);
+    auto st = model::check_property_write(*models.itf, models.known, name,
+                                          merged, model::writer::human);
+    if (!st)
+      return reject(with_path_prefix(st.error(), "/" + name));
+    changes[name] = std::move(merged);
+  }
+  decision d;
+  if (changes.empty())
+    return d;
+  event e;
+  e.type = event_type::property_updated;
+  e.revision = s.revision + 1;
+  e.time = cmd.now;
+  e.properties = std::move(changes);
+  e.source = make_lineage(s, cmd, "principal", cmd.principal, cmd.now,
+                          rest_pipeline);
+  d.events.push_back(std::move(e));
+  return d;
+}
+
+decision decide_ingest(const twin_state& s, const command& cmd,
+                       const ingest_values& in, const model_context& models) {
+  std::string source = in.source.empty() ? cmd.principal : in.source;
+  if (!in.values.is_object() || in.values.empty())
+    return reject(make_error(errc::bad_request,
+                             "telemetry needs a non-empty object 'values'",
+                             "body-shape", "/values"));
+  if (s.life != lifecycle::active) {
+    decision d = reject(make_error(
+      errc::lifecycle_forbidden,
+      "twin '" + s.id + "' is " + std::string{to_string(s.life)}
+        + ": device data is applied only to active twins; an alert was "
+          "raised"));
+    alert a;
+    a.type = "twin.alert.unexpected_data";
+    a.severity = s.life == lifecycle::retired ? "critical" : "warning";
+    a.twin = s.id;
+    a.time = cmd.now;
+    a.source = source;
+    a.cause = "data from '" + source + "' for a twin that is "
+              + std::string{to_string(s.life)}
+              + " (reused sensor, reassigned topic or replay?)";
+    a.detail = json{{"lifecycle", to_string(s.life)},
+                    {"values", in.values},
+                    {"principal", cmd.principal},
+                    {"requestId", cmd.request_id}};
+    if (in.sequence)
+      a.detail["sequence"] = *in.sequence;
+    d.raised = std::move(a);
+    return d;
+  }
+  if (in.sequence) {
+    for (auto& [src, last] : s.last_sequence)
+      if (src == source && *in.sequence <= last)
+        return decision{}; // a redelivery: already applied, nothing to do
+  }
+  if (models.itf == nullptr)
+    return reject(make_error(errc::internal,
+                             "model '" + s.model + "' of twin '" + s.id
+                               + "' is not loaded"));
+  event e;
+  e.type = event_type::telemetry_received;
+  e.revision = s.revision + 1;
+  e.time = cmd.now;
+  for (auto& [name, value] : in.values.items()) {
+    auto st = model::check_telemetry(*models.itf, models.known, name, value);
+    if (!st)
+      return reject(with_path_prefix(st.error(), "/values/" + name));
+    const auto* c = models.itf->find(name);
+    if (c != nullptr && c->kind == model::content_kind::property)
+      e.properties[name] = value;
+    else
+      e.telemetry[name] = value;
+  }
+  e.source = make_lineage(s, cmd, "sensor", source,
+                          in.source_time.value_or(cmd.now),
+                          in.pipeline_version.empty() ? rest_pipeline
+                                                      : in.pipeline_version);
+  e.source.sequence = in.sequence;
+  decision d;
+  d.events.push_back(std::move(e));
+  return d;
+}
+
+decision decide_transition(const twin_state& s, const command& cmd,
+                           const transition& t) {
+  if (t.reason.empty())
+    return reject(make_error(errc::bad_request,
+                             "a lifecycle transition needs a reason",
+                             "reason-required", "/reason"));
+  if (!transition_allowed(s.life, t.to))
+    return reject(make_error(errc::illegal_transition,
+                             "twin '" + s.id + "' cannot go from "
+                               + std::string{to_string(s.life)} + " to "
+                               + std::string{to_string(t.to)},
+                             "lifecycle-table", "/to"));
+  event e;
+  e.type = event_type::lifecycle_changed;
+  e.revision = s.revision + 1;
+  e.time = cmd.now;
+  e.from = s.life;
+  e.to = t.to;
+  e.reason = t.reason;
+  e.source = make_lineage(s, cmd, "principal", cmd.principal, cmd.now,
+                          rest_pipeline);
+  decision d;
+  d.events.push_back(std::move(e));
+  return d;
+}
+
+} // namespace
+
+decision decide(const twin_state& state, const command& cmd,
+                const model_context& models) {
+  if (auto c = std::get_if<create_twin>(&cmd.body))
+    return decide_create(state, cmd, *c, models);
+  if (!state.exists)
+    return reject(make_error(errc::not_found,
+                             "twin '" + state.id + "' does not exist"));
+  if (auto p = std::get_if<patch_properties>(&cmd.body))
+    return decide_patch(state, cmd, *p, models);
+  if (auto i = std::get_if<ingest_values>(&cmd.body))
+    return decide_ingest(state, cmd, *i, models);
+  return decide_transition(state, cmd, std::get<transition>(cmd.body));
+}
+
+// -- evolve -------------------------------------------------------------------
+
+namespace {
+
+void apply_values(value_map& m, const json& values, const event& e) {
+  for (auto& [name, value] : values.items()) {
+    if (value.is_null())
+      erase_entry(m, name);
+    else
+      set_entry(m, name, value_entry{value, e.source.source_time, e.revision});
+  }
+}
+
+} // namespace
+
+twin_state evolve(twin_state s, const event& e) {
+  switch (e.type) {
+    case event_type::twin_created:
+      s.exists = true;
+      s.model = e.model;
+      s.life = lifecycle::provisioned;
+      s.created_at = e.time;
+      apply_values(s.properties, e.properties, e);
+      break;
+    case event_type::property_updated:
+      apply_values(s.properties, e.properties, e);
+      break;
+    case event_type::telemetry_received: {
+      apply_values(s.properties, e.properties, e);
+      apply_values(s.telemetry, e.telemetry, e);
+      if (e.source.sequence) {
+        auto it = std::find_if(s.last_sequence.begin(), s.last_sequence.end(),
+                               [&](auto& p) {
+                                 return p.first == e.source.source_id;
+                               });
+        if (it != s.last_sequence.end())
+          it->second = *e.source.sequence;
+        else
+          s.last_sequence.emplace_back(e.source.source_id, *e.source.sequence);
+      }
+      break;
+    }
+    case event_type::lifecycle_changed:
+      s.life = e.to;
+      break;
+  }
+  s.revision = e.revision;
+  s.updated_at = e.time;
+  return s;
+}
+
+} // namespace twin::actors::core

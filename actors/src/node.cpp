@@ -1,0 +1,612 @@
+// The node: wires store, registry, bus, metrics and the actor system, and
+// implements the fabric port (authorize -> route or read -> reply).
+
+#include "twin/actors/node.hpp"
+
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "runtime.hpp"
+#include "twin/actors/sharding.hpp"
+
+namespace twin::actors {
+
+namespace detail {
+
+caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
+                        std::size_t shard);
+
+node_metrics::node_metrics(prometheus::Registry& r)
+  : active_twins(prometheus::BuildGauge()
+                   .Name("twin_actors_active")
+                   .Help("Twin actors in memory and not being passivated")
+                   .Register(r)
+                   .Add({})),
+    commands(prometheus::BuildCounter()
+               .Name("twin_commands_total")
+               .Help("Commands decided by twin actors, by command and outcome")
+               .Register(r)),
+    rejected_device_data(
+      prometheus::BuildCounter()
+        .Name("twin_rejected_device_data_total")
+        .Help("Device data refused because the twin was not active")
+        .Register(r)
+        .Add({})),
+    alerts(prometheus::BuildCounter()
+             .Name("twin_alerts_total")
+             .Help("Alerts raised")
+             .Register(r)
+             .Add({})),
+    passivations(prometheus::BuildCounter()
+                   .Name("twin_passivations_total")
+                   .Help("Twin actors passivated (idle timeout or cap)")
+                   .Register(r)
+                   .Add({})),
+    restarts(prometheus::BuildCounter()
+               .Name("twin_restarts_total")
+               .Help("Twin actors that stopped on an error and were restarted")
+               .Register(r)
+               .Add({})),
+    rehydrations(prometheus::BuildCounter()
+                   .Name("twin_rehydrations_total")
+                   .Help("Twin actors rehydrated from snapshot + journal")
+                   .Register(r)
+                   .Add({})),
+    store_commits(prometheus::BuildGauge()
+                    .Name("twin_store_group_commits")
+                    .Help("Group commits written by the store")
+                    .Register(r)
+                    .Add({})),
+    store_requests(prometheus::BuildGauge()
+                     .Name("twin_store_write_requests")
+                     .Help("Write requests made durable by the store")
+                     .Register(r)
+                     .Add({})),
+    store_failures(prometheus::BuildGauge()
+                     .Name("twin_store_write_failures")
+                     .Help("Group commits that failed")
+                     .Register(r)
+                     .Add({})),
+    store_bytes(prometheus::BuildGauge()
+                  .Name("twin_store_bytes_written")
+                  .Help("Bytes written by the store")
+                  .Register(r)
+                  .Add({})) {
+}
+
+} // namespace detail
+
+using detail::reply_once;
+
+struct node::impl {
+  node_options options;
+  std::unique_ptr<persistence::store> store;
+  model::registry models;
+  transport::change_bus bus;
+  std::shared_ptr<prometheus::Registry> registry
+    = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<detail::node_metrics> metrics;
+  detail::node_context ctx;
+  std::unique_ptr<caf::actor_system_config> cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::vector<caf::actor> regions;
+  std::mutex model_mtx;
+  std::atomic<bool> stopped{false};
+
+  status authorize(const request_context& rc, security::action a) {
+    if (stopped.load())
+      return make_error(errc::unavailable, "the node is shutting down");
+    return security::authorize(rc.who, a);
+  }
+
+  caf::actor region_of(const std::string& id) {
+    return regions[shard_of(id, static_cast<std::uint32_t>(regions.size()))];
+  }
+
+  void send_command(const request_context& rc, const std::string& id,
+                    core::command_body body, reply_fn reply) {
+    if (!is_valid_twin_id(id)) {
+      reply(make_error(errc::bad_request,
+                       "invalid twin id: 1..128 of [A-Za-z0-9._:-]", "twin-id",
+                       "/$id"));
+      return;
+    }
+    detail::twin_command msg;
+    msg.twin = id;
+    msg.cmd.body = std::move(body);
+    msg.cmd.principal = rc.who.name;
+    msg.cmd.request_id = rc.request_id;
+    msg.cmd.now = core::now_millis();
+    msg.reply = std::make_shared<reply_once>(std::move(reply));
+    caf::anon_send(region_of(id), std::move(msg));
+  }
+
+  void update_store_gauges() {
+    auto& st = store->stats();
+    metrics->store_commits.Set(static_cast<double>(st.commits.load()));
+    metrics->store_requests.Set(static_cast<double>(st.requests.load()));
+    metrics->store_failures.Set(static_cast<double>(st.failures.load()));
+    metrics->store_bytes.Set(static_cast<double>(st.bytes_written.load()));
+  }
+
+  json audit_entry(const request_context& rc, std::string action,
+                   std::string target, json detail) {
+    return json{{"time", core::format_time(core::now_millis())},
+                {"principal", rc.who.name},
+                {"action", std::move(action)},
+                {"target", std::move(target)},
+                {"detail", std::move(detail)},
+                {"requestId", rc.request_id}};
+  }
+
+  bool model_in_use(const std::string& id) {
+    bool used = false;
+    auto st = store->scan_index("", [&](const std::string&,
+                                        const std::string& entry) {
+      auto j = json::parse(entry, nullptr, false);
+      if (!j.is_discarded() && j.value("model", "") == id) {
+        used = true;
+        return false;
+      }
+      return true;
+    });
+    // If the index cannot be read, err on the side of refusing a delete.
+    return used || !st;
+  }
+};
+
+node::node(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+}
+
+node::~node() {
+  stop();
+}
+
+expected<std::unique_ptr<node>> node::start(node_options options) {
+  if (options.data_dir.empty())
+    return make_error(errc::bad_request, "a data directory is required");
+  if (options.shards == 0 || options.shards > 65536)
+    return make_error(errc::bad_request, "shards must be 1..65536");
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec)
+    return make_error(errc::storage_failure, "cannot create data directory "
+                                               + options.data_dir + ": "
+                                               + ec.message());
+  auto p = std::make_unique<impl>();
+  p->options = options;
+  persistence::store_options so;
+  so.path = (std::filesystem::path{options.data_dir} / "db").string();
+  so.sync = options.sync;
+  so.fault_injector = options.fault_injector;
+  auto st = persistence::store::open(so);
+  if (!st)
+    return st.error();
+  p->store = std::move(*st);
+  // Models: stored ones were valid when stored; validate them together
+  // again so references resolve, and refuse to start on a broken set.
+  auto stored = p->store->list_models();
+  if (!stored)
+    return stored.error();
+  if (!stored->empty()) {
+    std::vector<model::document> docs;
+    for (auto& [id, text] : *stored) {
+      auto j = json::parse(text, nullptr, false);
+      if (j.is_discarded())
+        return make_error(errc::corruption, "stored model " + id
+                                              + " is not valid JSON");
+      docs.push_back({"store:" + id, std::move(j)});
+    }
+    auto res = model::validate(docs);
+    if (!res.valid()) {
+      for (auto& d : res.documents)
+        if (!d.valid())
+          return make_error(errc::corruption,
+                            "stored model " + d.source + " no longer validates: "
+                              + d.errors.front().describe());
+    }
+    for (auto& itf : res.interfaces)
+      p->models.put(itf);
+  }
+  p->metrics = std::make_unique<detail::node_metrics>(*p->registry);
+  p->ctx.options = options;
+  p->ctx.store = p->store.get();
+  p->ctx.models = &p->models;
+  p->ctx.bus = &p->bus;
+  p->ctx.metrics = p->metrics.get();
+  p->cfg = std::make_unique<caf::actor_system_config>();
+  p->cfg->add_message_types<caf::id_block::twin_fabric>();
+  auto threads = options.threads;
+  if (threads == 0)
+    threads = std::max(1u, std::thread::hardware_concurrency());
+  p->cfg->set("scheduler.max-threads", threads);
+  p->cfg->set("logger.verbosity", "quiet");
+  p->sys = std::make_unique<caf::actor_system>(*p->cfg);
+  for (std::size_t i = 0; i < options.shards; ++i)
+    p->regions.push_back(detail::spawn_region(*p->sys, &p->ctx, i));
+  return std::unique_ptr<node>(new node(std::move(p)));
+}
+
+void node::stop() {
+  if (!impl_ || impl_->stopped.exchange(true))
+    return;
+  // Passivate everything (each twin finishes its in-flight write first),
+  // then stop the regions and wait for every actor.
+  for (auto& r : impl_->regions)
+    caf::anon_send(r, detail::shutdown_region{});
+  impl_->sys->await_all_actors_done();
+  impl_->regions.clear();
+  impl_->store->close();
+}
+
+void node::create_twin(const request_context& ctx, const std::string& id,
+                       json body, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::write); !st)
+    return reply(st.error());
+  if (!body.is_object())
+    return reply(make_error(errc::bad_request, "body must be a JSON object",
+                            "body-shape", ""));
+  auto m = body.find("$model");
+  if (m == body.end() || !m->is_string())
+    return reply(make_error(errc::bad_request, "'$model' (a DTMI) is required",
+                            "body-shape", "/$model"));
+  core::create_twin c;
+  c.model = m->get<std::string>();
+  if (auto pr = body.find("properties"); pr != body.end())
+    c.properties = *pr;
+  impl_->send_command(ctx, id, std::move(c), std::move(reply));
+}
+
+void node::get_twin(const request_context& ctx, const std::string& id,
+                    reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::read); !st)
+    return reply(st.error());
+  if (!is_valid_twin_id(id))
+    return reply(make_error(errc::not_found, "twin '" + id + "' does not exist"));
+  detail::twin_read msg{id, std::make_shared<reply_once>(std::move(reply))};
+  caf::anon_send(impl_->region_of(id), std::move(msg));
+}
+
+void node::patch_twin(const request_context& ctx, const std::string& id,
+                      json merge_patch, std::optional<std::uint64_t> if_match,
+                      reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::write); !st)
+    return reply(st.error());
+  core::patch_properties p{std::move(merge_patch), if_match};
+  impl_->send_command(ctx, id, std::move(p), std::move(reply));
+}
+
+void node::ingest(const request_context& ctx, const std::string& id,
+                  json body, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::ingest); !st)
+    return reply(st.error());
+  if (!body.is_object())
+    return reply(make_error(errc::bad_request, "body must be a JSON object",
+                            "body-shape", ""));
+  core::ingest_values in;
+  if (auto v = body.find("values"); v != body.end())
+    in.values = *v;
+  if (auto t = body.find("sourceTime"); t != body.end()) {
+    auto parsed = t->is_string() ? core::parse_time(t->get<std::string>())
+                                 : std::nullopt;
+    if (!parsed)
+      return reply(make_error(errc::bad_request,
+                              "sourceTime must be an RFC 3339 timestamp",
+                              "time-format", "/sourceTime"));
+    in.source_time = parsed;
+  }
+  if (auto s = body.find("source"); s != body.end()) {
+    if (!s->is_string())
+      return reply(make_error(errc::bad_request, "source must be a string",
+                              "body-shape", "/source"));
+    in.source = s->get<std::string>();
+  }
+  if (auto q = body.find("sequence"); q != body.end()) {
+    if (!q->is_number_integer())
+      return reply(make_error(errc::bad_request, "sequence must be an integer",
+                              "body-shape", "/sequence"));
+    in.sequence = q->get<std::int64_t>();
+  }
+  if (auto pv = body.find("pipelineVersion"); pv != body.end()) {
+    if (!pv->is_string())
+      return reply(make_error(errc::bad_request,
+                              "pipelineVersion must be a string", "body-shape",
+                              "/pipelineVersion"));
+    in.pipeline_version = pv->get<std::string>();
+  }
+  impl_->send_command(ctx, id, std::move(in), std::move(reply));
+}
+
+void node::transition(const request_context& ctx, const std::string& id,
+                      json body, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::lifecycle); !st)
+    return reply(st.error());
+  if (!body.is_object() || !body.contains("to") || !body["to"].is_string())
+    return reply(make_error(errc::bad_request,
+                            "body must be {\"to\": STATE, \"reason\": TEXT}",
+                            "body-shape", "/to"));
+  auto to = core::parse_lifecycle(body["to"].get<std::string>());
+  if (!to)
+    return reply(make_error(errc::bad_request,
+                            "unknown lifecycle state '"
+                              + body["to"].get<std::string>()
+                              + "' (provisioned, active, passive, retired)",
+                            "lifecycle-state", "/to"));
+  core::transition t;
+  t.to = *to;
+  if (auto r = body.find("reason"); r != body.end() && r->is_string())
+    t.reason = r->get<std::string>();
+  impl_->send_command(ctx, id, std::move(t), std::move(reply));
+}
+
+void node::lineage(const request_context& ctx, const std::string& id,
+                   const std::string& property,
+                   const std::optional<std::string>& at, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::read); !st)
+    return reply(st.error());
+  if (property.empty())
+    return reply(make_error(errc::bad_request, "query parameter 'property' is required",
+                            "query", "property"));
+  std::optional<core::millis> at_ms;
+  if (at) {
+    at_ms = core::parse_time(*at);
+    if (!at_ms)
+      return reply(make_error(errc::bad_request,
+                              "'at' must be an RFC 3339 timestamp",
+                              "time-format", "at"));
+  }
+  auto idx = impl_->store->get_index(id);
+  if (!idx)
+    return reply(idx.error());
+  if (!*idx)
+    return reply(make_error(errc::not_found, "twin '" + id + "' does not exist"));
+  json items = json::array();
+  std::optional<error> failure;
+  auto st = impl_->store->scan_journal_reverse(
+    id, [&](const persistence::journal_record& rec) {
+      json j;
+      try {
+        auto bytes = json::from_cbor(rec.bytes);
+        j = std::move(bytes);
+      } catch (const std::exception& ex) {
+        failure = make_error(errc::corruption,
+                             "journal record " + std::to_string(rec.revision)
+                               + " of '" + id + "' does not decode");
+        return false;
+      }
+      bool touches = (j.contains("changes") && j["changes"].contains(property))
+                     || (j.contains("telemetry")
+                         && j["telemetry"].contains(property));
+      if (!touches)
+        return true;
+      if (at_ms) {
+        auto t = core::parse_time(j.value("time", ""));
+        if (!t || *t > *at_ms)
+          return true;
+        items.push_back(std::move(j));
+        return false; // the newest event at or before `at` is in force
+      }
+      items.push_back(std::move(j));
+      return items.size() < 10000;
+    });
+  if (failure)
+    return reply(*failure);
+  if (!st)
+    return reply(st.error());
+  if (at_ms && items.empty())
+    return reply(make_error(errc::not_found,
+                            "no event set '" + property + "' of '" + id
+                              + "' at or before " + *at));
+  reply(json{{"twin", id}, {"property", property}, {"items", std::move(items)}});
+}
+
+void node::list_twins(const request_context& ctx, list_query q,
+                      reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::read); !st)
+    return reply(st.error());
+  if (q.limit == 0 || q.limit > 1000)
+    return reply(make_error(errc::bad_request, "limit must be 1..1000",
+                            "query", "limit"));
+  if (!q.lifecycle.empty() && !core::parse_lifecycle(q.lifecycle))
+    return reply(make_error(errc::bad_request,
+                            "unknown lifecycle '" + q.lifecycle + "'", "query",
+                            "lifecycle"));
+  json items = json::array();
+  std::string last;
+  bool more = false;
+  auto st = impl_->store->scan_index(
+    q.after, [&](const std::string& id, const std::string& entry) {
+      auto j = json::parse(entry, nullptr, false);
+      if (j.is_discarded())
+        return true;
+      if (!q.model.empty() && j.value("model", "") != q.model)
+        return true;
+      if (!q.lifecycle.empty() && j.value("lifecycle", "") != q.lifecycle)
+        return true;
+      if (items.size() == q.limit) {
+        more = true;
+        return false;
+      }
+      items.push_back(json{{"$id", id},
+                           {"$model", j.value("model", "")},
+                           {"$lifecycle", j.value("lifecycle", "")}});
+      last = id;
+      return true;
+    });
+  if (!st)
+    return reply(st.error());
+  json out{{"items", std::move(items)}};
+  if (more)
+    out["nextPageToken"] = last;
+  reply(std::move(out));
+}
+
+void node::add_models(const request_context& ctx, json body, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::manage_models); !st)
+    return reply(st.error());
+  std::vector<model::document> docs;
+  if (body.is_array()) {
+    for (std::size_t i = 0; i < body.size(); ++i)
+      docs.push_back({"request[" + std::to_string(i) + "]", body[i]});
+  } else if (body.is_object()) {
+    docs.push_back({"request", std::move(body)});
+  } else {
+    return reply(make_error(errc::bad_request,
+                            "body must be a DTDL interface or an array of them",
+                            "body-shape", ""));
+  }
+  std::lock_guard guard{impl_->model_mtx};
+  auto res = model::validate(docs, &impl_->models);
+  if (!res.valid()) {
+    for (auto& d : res.documents)
+      if (!d.valid()) {
+        auto e = d.errors.front();
+        e.message = d.source + ": " + e.message;
+        return reply(e);
+      }
+    return reply(make_error(errc::model_violation, "the model set is invalid"));
+  }
+  persistence::write_request req;
+  json ids = json::array();
+  for (auto& itf : res.interfaces) {
+    if (impl_->models.find(itf->id))
+      return reply(make_error(errc::already_exists,
+                              "model " + itf->id.value()
+                                + " exists; models are immutable, publish a "
+                                  "new version",
+                              "model-immutable", ""));
+    req.models_put.emplace_back(itf->id.value(), itf->source.dump());
+    ids.push_back(itf->id.value());
+  }
+  req.audit.push_back(
+    impl_->audit_entry(ctx, "model.add", ids.size() == 1 ? ids[0].get<std::string>() : "models",
+                       json{{"models", ids}}));
+  if (auto st = impl_->store->write(std::move(req)); !st)
+    return reply(st.error());
+  for (auto& itf : res.interfaces)
+    impl_->models.put(itf);
+  reply(json{{"models", std::move(ids)}});
+}
+
+void node::list_models(const request_context& ctx, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::read); !st)
+    return reply(st.error());
+  json items = json::array();
+  auto all = impl_->models.list();
+  std::sort(all.begin(), all.end(),
+            [](auto& a, auto& b) { return a->id.value() < b->id.value(); });
+  for (auto& itf : all) {
+    json item{{"id", itf->id.value()}, {"dtdlVersion", itf->dtdl_version}};
+    if (auto dn = itf->source.find("displayName"); dn != itf->source.end())
+      item["displayName"] = *dn;
+    items.push_back(std::move(item));
+  }
+  reply(json{{"items", std::move(items)}});
+}
+
+void node::get_model(const request_context& ctx, const std::string& dtmi,
+                     reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::read); !st)
+    return reply(st.error());
+  auto itf = impl_->models.find(model::dtmi{dtmi});
+  if (!itf)
+    return reply(make_error(errc::not_found, "model " + dtmi + " is not registered"));
+  reply(itf->source);
+}
+
+void node::delete_model(const request_context& ctx, const std::string& dtmi,
+                        reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::manage_models); !st)
+    return reply(st.error());
+  std::lock_guard guard{impl_->model_mtx};
+  auto itf = impl_->models.find(model::dtmi{dtmi});
+  if (!itf)
+    return reply(make_error(errc::not_found, "model " + dtmi + " is not registered"));
+  auto removed = impl_->models.remove(model::dtmi{dtmi}, [this](const model::dtmi& id) {
+    return impl_->model_in_use(id.value());
+  });
+  if (!removed)
+    return reply(removed.error());
+  persistence::write_request req;
+  req.models_delete.push_back(dtmi);
+  req.audit.push_back(impl_->audit_entry(ctx, "model.delete", dtmi, json::object()));
+  if (auto st = impl_->store->write(std::move(req)); !st) {
+    impl_->models.put(itf);
+    return reply(st.error());
+  }
+  reply(json{{"deleted", dtmi}});
+}
+
+void node::list_audit(const request_context& ctx, std::uint64_t from,
+                      std::size_t limit, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::audit); !st)
+    return reply(st.error());
+  auto items = impl_->store->list_audit(from, std::clamp<std::size_t>(limit, 1, 10000));
+  if (!items)
+    return reply(items.error());
+  reply(json{{"items", std::move(*items)}});
+}
+
+void node::verify_audit(const request_context& ctx, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::audit); !st)
+    return reply(st.error());
+  auto v = impl_->store->verify_audit();
+  if (!v)
+    return reply(v.error());
+  json out{{"intact", v->intact}, {"records", v->records}};
+  if (!v->intact) {
+    out["firstBadSeq"] = v->first_bad_seq;
+    out["reason"] = v->reason;
+  }
+  reply(std::move(out));
+}
+
+void node::list_alerts(const request_context& ctx, std::uint64_t from,
+                       std::size_t limit, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::read); !st)
+    return reply(st.error());
+  auto items = impl_->store->list_alerts(from, std::clamp<std::size_t>(limit, 1, 10000));
+  if (!items)
+    return reply(items.error());
+  reply(json{{"items", std::move(*items)}});
+}
+
+namespace {
+
+class bus_subscription final : public subscription {
+public:
+  explicit bus_subscription(std::unique_ptr<transport::change_bus::subscription> s)
+    : sub_(std::move(s)) {
+  }
+
+private:
+  std::unique_ptr<transport::change_bus::subscription> sub_;
+};
+
+} // namespace
+
+expected<std::unique_ptr<subscription>>
+node::subscribe(const request_context& ctx,
+                std::function<void(const json&)> on_event) {
+  if (auto st = impl_->authorize(ctx, security::action::read); !st)
+    return st.error();
+  return std::unique_ptr<subscription>(
+    new bus_subscription(impl_->bus.subscribe(std::move(on_event))));
+}
+
+json node::health() {
+  impl_->update_store_gauges();
+  return json{{"status", impl_->stopped.load() ? "stopping" : "ok"},
+              {"twinsActive", impl_->ctx.active.load()},
+              {"shards", impl_->regions.size()},
+              {"models", impl_->models.list().size()},
+              {"storeCommits", impl_->store->stats().commits.load()}};
+}
+
+prometheus::Registry& node::metrics() {
+  impl_->update_store_gauges();
+  return *impl_->registry;
+}
+
+} // namespace twin::actors

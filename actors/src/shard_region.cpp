@@ -1,0 +1,206 @@
+// A shard region: routes messages to the twins of one shard, spawning them
+// on demand, passivating idle ones (idle timeout, node-wide cap) and
+// restarting crashed ones with backoff (the shard's supervisor).
+//
+// Passivation handshake: the region marks the entry `stopping` and sends
+// passivate_now; messages for that twin are buffered in the region until
+// the old actor's down message arrives, then handed to a fresh actor that
+// rehydrates from the store. So no message is lost and no two actors of one
+// twin ever run at once.
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "runtime.hpp"
+
+namespace twin::actors::detail {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+struct entry {
+  caf::actor handle;
+  clock::time_point last_used;
+  bool stopping = false;
+  std::vector<caf::message> buffered;
+  unsigned restarts = 0;
+};
+
+struct region_state {
+  node_context* ctx = nullptr;
+  std::size_t shard = 0;
+  std::unordered_map<std::string, entry> twins;
+  std::unordered_map<caf::actor_addr, std::string> by_addr;
+  bool shutting_down = false;
+  static inline const char* name = "shard-region";
+};
+
+using region_ptr = caf::stateful_actor<region_state>*;
+
+void start_twin(region_ptr self, const std::string& id, entry& e) {
+  auto& s = self->state;
+  e.handle = spawn_twin(self, s.ctx, id);
+  e.stopping = false;
+  s.by_addr[e.handle.address()] = id;
+  auto n = ++s.ctx->active;
+  s.ctx->metrics->active_twins.Set(static_cast<double>(n));
+}
+
+void begin_passivation(region_ptr self, entry& e) {
+  if (e.stopping || !e.handle)
+    return;
+  auto& s = self->state;
+  e.stopping = true;
+  auto n = --s.ctx->active;
+  s.ctx->metrics->active_twins.Set(static_cast<double>(n));
+  self->send(e.handle, passivate_now{});
+  s.ctx->metrics->passivations.Increment();
+}
+
+/// Keeps the node under its cap by passivating this region's least
+/// recently used twins. `active` counts the twins of all regions that are
+/// in memory and not being passivated.
+void enforce_cap(region_ptr self, const std::string& keep) {
+  auto& s = self->state;
+  auto cap = s.ctx->options.max_active_twins;
+  while (s.ctx->active.load() > cap) {
+    entry* oldest = nullptr;
+    for (auto& [id, e] : s.twins)
+      if (!e.stopping && e.handle && id != keep
+          && (oldest == nullptr || e.last_used < oldest->last_used))
+        oldest = &e;
+    if (oldest == nullptr)
+      return;
+    begin_passivation(self, *oldest);
+  }
+}
+
+void route(region_ptr self, const std::string& id, caf::message msg) {
+  auto& s = self->state;
+  if (s.shutting_down)
+    return; // dropping `msg` answers its client with a retryable 503
+  auto [it, inserted] = s.twins.try_emplace(id);
+  auto& e = it->second;
+  e.last_used = clock::now();
+  if (e.stopping) {
+    e.buffered.push_back(std::move(msg));
+    return;
+  }
+  if (!e.handle) {
+    start_twin(self, id, e);
+    enforce_cap(self, id);
+  }
+  self->send(e.handle, std::move(msg));
+}
+
+} // namespace
+
+caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
+                        std::size_t shard) {
+  return sys.spawn([ctx, shard](region_ptr self) -> caf::behavior {
+    self->state.ctx = ctx;
+    self->state.shard = shard;
+    self->set_down_handler([self](caf::down_msg& dm) {
+      auto& s = self->state;
+      auto a = s.by_addr.find(dm.source);
+      if (a == s.by_addr.end())
+        return;
+      auto id = a->second;
+      s.by_addr.erase(a);
+      auto it = s.twins.find(id);
+      if (it == s.twins.end())
+        return;
+      auto& e = it->second;
+      if (!e.stopping) {
+        // It stopped by itself (a failed write or rehydration).
+        auto n = --s.ctx->active;
+        s.ctx->metrics->active_twins.Set(static_cast<double>(n));
+      }
+      e.handle = nullptr;
+      bool crashed = dm.reason && dm.reason != caf::exit_reason::normal;
+      if (crashed) {
+        s.ctx->metrics->restarts.Increment();
+        ++e.restarts;
+      } else {
+        e.restarts = 0;
+      }
+      if (e.buffered.empty() || s.shutting_down) {
+        s.twins.erase(it);
+        if (s.shutting_down && s.twins.empty())
+          self->quit();
+        return;
+      }
+      if (crashed) {
+        // Back off before rehydrating a twin that keeps failing.
+        auto delay = std::chrono::milliseconds{
+          std::min<long>(5000, 25L << std::min(e.restarts, 8u))};
+        e.stopping = true;
+        self->delayed_send(self, delay, respawn_twin{id});
+        return;
+      }
+      e.stopping = false;
+      start_twin(self, id, e);
+      for (auto& m : e.buffered)
+        self->send(e.handle, std::move(m));
+      e.buffered.clear();
+    });
+    auto tick = std::max<std::chrono::milliseconds>(
+      std::chrono::milliseconds{100}, ctx->options.idle_timeout / 4);
+    self->delayed_send(self, tick, region_tick{});
+    return {
+      [self](twin_command& msg) {
+        auto id = msg.twin;
+        route(self, id, caf::make_message(std::move(msg)));
+      },
+      [self](twin_read& msg) {
+        auto id = msg.twin;
+        route(self, id, caf::make_message(std::move(msg)));
+      },
+      [self](shutdown_region) {
+        auto& s = self->state;
+        s.shutting_down = true;
+        for (auto it = s.twins.begin(); it != s.twins.end();) {
+          if (!it->second.handle) {
+            it = s.twins.erase(it); // waiting for a respawn: nothing to stop
+          } else {
+            begin_passivation(self, it->second);
+            ++it;
+          }
+        }
+        if (s.twins.empty())
+          self->quit();
+      },
+      [self](passivate_me& msg) {
+        auto& s = self->state;
+        auto it = s.twins.find(msg.twin);
+        if (it != s.twins.end())
+          begin_passivation(self, it->second);
+      },
+      [self](respawn_twin& msg) {
+        auto& s = self->state;
+        auto it = s.twins.find(msg.twin);
+        if (it == s.twins.end() || it->second.handle)
+          return;
+        auto& e = it->second;
+        start_twin(self, msg.twin, e);
+        for (auto& m : e.buffered)
+          self->send(e.handle, std::move(m));
+        e.buffered.clear();
+      },
+      [self, tick](region_tick) {
+        auto& s = self->state;
+        if (s.shutting_down)
+          return;
+        auto idle = s.ctx->options.idle_timeout;
+        auto now = clock::now();
+        for (auto& [id, e] : s.twins)
+          if (e.handle && !e.stopping && now - e.last_used >= idle)
+            begin_passivation(self, e);
+        self->delayed_send(self, tick, region_tick{});
+      },
+    };
+  });
+}
+
+} // namespace twin::actors::detail

@@ -1,0 +1,364 @@
+// The twin actor: a thin shell around core::decide / core::evolve.
+//
+//   receive -> decide -> (evolve optimistically, queue events) -> group
+//   commit (durable) -> publish -> reply
+//
+// One write per twin is in flight at a time; commands arriving meanwhile
+// are decided against the optimistic state and their events queued for the
+// next write, so a busy twin batches. Replies are released only when every
+// event before them is durable. If a write fails, every queued and in-flight
+// request gets the error and the actor stops; the region rehydrates a fresh
+// one from durable state on the next message (the supervisor's restart).
+
+#include <nlohmann/json.hpp>
+
+#include "runtime.hpp"
+#include "twin/security/audit_chain.hpp"
+
+namespace twin::actors::detail {
+
+namespace {
+
+struct pending_reply {
+  reply_ptr reply;
+  expected<json> response;
+};
+
+struct twin_actor_state {
+  node_context* ctx = nullptr;
+  caf::actor region;
+  bool asked_passivation = false;
+  core::twin_state st;          // optimistic: includes queued events
+  std::uint64_t snapshot_revision = 0;
+  bool hydrated = false;
+  bool in_flight = false;
+  bool passivate = false;
+  std::vector<pending_reply> flight_replies;
+  std::vector<json> flight_events;
+  std::vector<pending_reply> queued_replies;
+  std::vector<json> queued_events;
+  persistence::twin_write queued_write;
+  std::vector<json> queued_audit;
+  static inline const char* name = "twin";
+};
+
+using twin_ptr = caf::stateful_actor<twin_actor_state>*;
+
+std::string encode(const json& j) {
+  auto bytes = json::to_cbor(j);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+expected<json> decode(const std::string& bytes) {
+  try {
+    return json::from_cbor(bytes);
+  } catch (const std::exception& ex) {
+    return make_error(errc::corruption,
+                      std::string{"stored record does not decode: "}
+                        + ex.what());
+  }
+}
+
+status hydrate(twin_actor_state& s) {
+  auto& store = *s.ctx->store;
+  auto snap = store.load_snapshot(s.st.id);
+  if (!snap)
+    return snap.error();
+  std::uint64_t from = 1;
+  if (*snap) {
+    auto j = decode((*snap)->bytes);
+    if (!j)
+      return j.error();
+    auto st = core::state_from_snapshot(*j);
+    if (!st)
+      return st.error();
+    auto id = s.st.id;
+    s.st = std::move(*st);
+    s.st.id = std::move(id);
+    s.snapshot_revision = s.st.revision;
+    from = s.st.revision + 1;
+  }
+  auto tail = store.read_journal(s.st.id, from);
+  if (!tail)
+    return tail.error();
+  for (auto& rec : *tail) {
+    auto j = decode(rec.bytes);
+    if (!j)
+      return j.error();
+    auto e = core::event_from_json(*j);
+    if (!e)
+      return e.error();
+    if (e->revision != s.st.revision + 1)
+      return make_error(errc::corruption,
+                        "journal of '" + s.st.id + "' has a gap before revision "
+                          + std::to_string(e->revision));
+    s.st = core::evolve(std::move(s.st), *e);
+  }
+  s.hydrated = true;
+  s.ctx->metrics->rehydrations.Increment();
+  return ok();
+}
+
+std::string index_entry(const core::twin_state& st) {
+  return json{{"model", st.model}, {"lifecycle", core::to_string(st.life)}}
+    .dump();
+}
+
+json audit_record(const core::command& cmd, const std::string& twin,
+                  const core::event& e) {
+  json detail;
+  std::string action;
+  switch (e.type) {
+    case core::event_type::twin_created:
+      action = "twin.create";
+      detail = json{{"model", e.model}, {"properties", e.properties}};
+      break;
+    case core::event_type::property_updated:
+      action = "twin.patch";
+      detail = json{{"changes", e.properties}, {"revision", e.revision}};
+      break;
+    case core::event_type::lifecycle_changed:
+      action = "twin.lifecycle";
+      detail = json{{"from", core::to_string(e.from)},
+                    {"to", core::to_string(e.to)},
+                    {"reason", e.reason}};
+      break;
+    case core::event_type::telemetry_received:
+      return nullptr; // device data is lineage, not audit
+  }
+  return json{{"time", core::format_time(cmd.now)},
+              {"principal", cmd.principal},
+              {"action", action},
+              {"target", twin},
+              {"detail", std::move(detail)},
+              {"requestId", cmd.request_id}};
+}
+
+void flush(twin_ptr self);
+
+void release(std::vector<pending_reply>& replies) {
+  for (auto& p : replies)
+    (*p.reply)(std::move(p.response));
+  replies.clear();
+}
+
+void fail_all(twin_ptr self, const error& err) {
+  auto& s = self->state;
+  for (auto& p : s.flight_replies)
+    (*p.reply)(err);
+  for (auto& p : s.queued_replies)
+    (*p.reply)(err);
+  s.flight_replies.clear();
+  s.queued_replies.clear();
+}
+
+void flush(twin_ptr self) {
+  auto& s = self->state;
+  if (s.in_flight)
+    return;
+  if (s.queued_write.events.empty() && s.queued_audit.empty()) {
+    // Nothing to write: everything queued is answerable now.
+    release(s.queued_replies);
+    return;
+  }
+  persistence::write_request req;
+  s.queued_write.twin_id = s.st.id;
+  if (s.st.revision - s.snapshot_revision >= s.ctx->options.snapshot_every) {
+    s.queued_write.snapshot.emplace(s.st.revision,
+                                    encode(core::snapshot_json(s.st)));
+  }
+  req.twins.push_back(std::move(s.queued_write));
+  req.audit = std::move(s.queued_audit);
+  s.queued_write = persistence::twin_write{};
+  s.queued_audit.clear();
+  s.flight_replies = std::move(s.queued_replies);
+  s.queued_replies.clear();
+  s.flight_events = std::move(s.queued_events);
+  s.queued_events.clear();
+  if (req.twins.front().snapshot)
+    s.snapshot_revision = req.twins.front().snapshot->first;
+  s.in_flight = true;
+  caf::actor me = caf::actor_cast<caf::actor>(self);
+  s.ctx->store->submit(std::move(req), [me](const status& st) {
+    caf::anon_send(me, write_done{st});
+  });
+}
+
+void publish_events(node_context& ctx, const std::string& twin,
+                    std::vector<json>& events) {
+  if (ctx.bus->subscribers() == 0) {
+    events.clear();
+    return;
+  }
+  for (auto& e : events) {
+    auto type = "twin." + e.at("type").get<std::string>();
+    if (type == "twin.twin_created")
+      type = "twin.created";
+    auto id = twin + "-" + std::to_string(e.at("revision").get<std::uint64_t>());
+    auto time = e.at("time").get<std::string>();
+    ctx.bus->publish(transport::make_cloud_event(
+      id, type, ctx.source_prefix + twin, twin, time, std::move(e)));
+  }
+  events.clear();
+}
+
+void raise_alert(node_context& ctx, core::alert a) {
+  persistence::write_request req;
+  req.alerts.push_back(core::to_json(a));
+  auto stored = req.alerts.front();
+  ctx.store->submit(std::move(req), [c = &ctx, stored](const status& st) {
+    if (st)
+      publish_alert(*c, stored);
+  });
+}
+
+void handle_command(twin_ptr self, twin_command& msg) {
+  auto& s = self->state;
+  auto& m = *s.ctx->metrics;
+  const std::string& model_id
+    = std::holds_alternative<core::create_twin>(msg.cmd.body)
+        ? std::get<core::create_twin>(msg.cmd.body).model
+        : s.st.model;
+  auto itf = model_id.empty() ? nullptr
+                              : s.ctx->models->find(model::dtmi{model_id});
+  core::model_context mc{itf.get(), s.ctx->models};
+  auto d = core::decide(s.st, msg.cmd, mc);
+  const char* kind = std::visit(
+    [](auto& b) -> const char* {
+      using T = std::decay_t<decltype(b)>;
+      if constexpr (std::is_same_v<T, core::create_twin>) return "create";
+      else if constexpr (std::is_same_v<T, core::patch_properties>) return "patch";
+      else if constexpr (std::is_same_v<T, core::ingest_values>) return "ingest";
+      else return "lifecycle";
+    },
+    msg.cmd.body);
+  if (d.raised) {
+    m.rejected_device_data.Increment();
+    raise_alert(*s.ctx, std::move(*d.raised));
+  }
+  if (d.rejection) {
+    m.commands.Add({{"command", kind}, {"outcome", "rejected"}}).Increment();
+    // A rejection is answered after whatever is queued before it, so the
+    // client never sees answers out of order.
+    s.queued_replies.push_back({msg.reply, std::move(*d.rejection)});
+    if (!s.in_flight)
+      flush(self);
+    return;
+  }
+  m.commands.Add({{"command", kind}, {"outcome", "accepted"}}).Increment();
+  bool index_changed = false;
+  for (auto& e : d.events) {
+    if (auto a = audit_record(msg.cmd, s.st.id, e); !a.is_null())
+      s.queued_audit.push_back(std::move(a));
+    index_changed |= e.type == core::event_type::twin_created
+                     || e.type == core::event_type::lifecycle_changed;
+    auto j = core::to_json(e);
+    s.queued_write.events.emplace_back(e.revision, encode(j));
+    s.queued_events.push_back(std::move(j));
+    s.st = core::evolve(std::move(s.st), e);
+  }
+  if (index_changed)
+    s.queued_write.index_entry = index_entry(s.st);
+  json response;
+  if (std::holds_alternative<core::ingest_values>(msg.cmd.body))
+    response = json{{"revision", s.st.revision},
+                    {"applied", !d.events.empty()}};
+  else
+    response = core::to_json(s.st);
+  s.queued_replies.push_back({msg.reply, std::move(response)});
+  flush(self);
+}
+
+caf::behavior twin_behavior(twin_ptr self, node_context* ctx, caf::actor region,
+                            std::string id) {
+  auto& s = self->state;
+  s.ctx = ctx;
+  s.region = std::move(region);
+  s.st.id = std::move(id);
+  auto ensure_hydrated = [self]() -> status {
+    if (self->state.hydrated)
+      return ok();
+    return hydrate(self->state);
+  };
+  auto maybe_quit = [self] {
+    auto& s = self->state;
+    if (s.in_flight || !s.queued_replies.empty())
+      return;
+    if (s.passivate) {
+      self->quit();
+    } else if (!s.st.exists && !s.asked_passivation) {
+      // Do not keep actors for ids that do not exist; stopping on our own
+      // would race with messages the region is already sending us.
+      s.asked_passivation = true;
+      self->send(s.region, passivate_me{s.st.id});
+    }
+  };
+  return {
+    [self, ensure_hydrated, maybe_quit](twin_command& msg) {
+      if (auto st = ensure_hydrated(); !st) {
+        (*msg.reply)(st.error());
+        self->quit(caf::make_error(caf::sec::runtime_error, st.error().describe()));
+        return;
+      }
+      handle_command(self, msg);
+      maybe_quit();
+    },
+    [self, ensure_hydrated, maybe_quit](twin_read& msg) {
+      if (auto st = ensure_hydrated(); !st) {
+        (*msg.reply)(st.error());
+        self->quit(caf::make_error(caf::sec::runtime_error, st.error().describe()));
+        return;
+      }
+      auto& s = self->state;
+      expected<json> response
+        = s.st.exists ? expected<json>{core::to_json(s.st)}
+                      : expected<json>{make_error(
+                          errc::not_found,
+                          "twin '" + s.st.id + "' does not exist")};
+      s.queued_replies.push_back({msg.reply, std::move(response)});
+      if (!s.in_flight)
+        flush(self);
+      maybe_quit();
+    },
+    [self, maybe_quit](write_done& msg) {
+      auto& s = self->state;
+      s.in_flight = false;
+      if (!msg.result) {
+        auto err = msg.result.error();
+        fail_all(self, err);
+        self->quit(caf::make_error(caf::sec::runtime_error, err.describe()));
+        return;
+      }
+      publish_events(*s.ctx, s.st.id, s.flight_events);
+      release(s.flight_replies);
+      flush(self);
+      maybe_quit();
+    },
+    [self, maybe_quit](passivate_now) {
+      self->state.passivate = true;
+      maybe_quit();
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_twin(caf::event_based_actor* parent, node_context* ctx,
+                      std::string id) {
+  auto region = caf::actor_cast<caf::actor>(parent);
+  return parent->spawn<caf::lazy_init + caf::monitored>(
+    [ctx, region, id = std::move(id)](twin_ptr self) mutable {
+      return twin_behavior(self, ctx, std::move(region), std::move(id));
+    });
+}
+
+void publish_alert(node_context& ctx, const json& stored_alert) {
+  ctx.metrics->alerts.Increment();
+  auto twin = stored_alert.value("twin", "");
+  auto id = "alert-" + std::to_string(++ctx.event_seq);
+  ctx.bus->publish(transport::make_cloud_event(
+    id, stored_alert.value("type", "twin.alert"), ctx.source_prefix + twin,
+    twin, stored_alert.value("time", ""), stored_alert));
+}
+
+} // namespace twin::actors::detail

@@ -1,0 +1,357 @@
+#define BOOST_TEST_MODULE twin actors
+#include <boost/test/unit_test.hpp>
+
+#include "twin/actors/core.hpp"
+#include "twin/actors/sharding.hpp"
+
+using namespace twin;
+using namespace twin::actors;
+using namespace twin::actors::core;
+using json = nlohmann::json;
+
+namespace {
+
+model::schema_ptr prim(model::schema::kind k) {
+  auto s = std::make_shared<model::schema>();
+  s->k = k;
+  return s;
+}
+
+/// A hand-built Bearing interface (the pure core needs no validator run).
+std::shared_ptr<model::interface> bearing() {
+  auto itf = std::make_shared<model::interface>();
+  itf->id = model::dtmi{"dtmi:example:Bearing;1"};
+  auto add = [&](model::content_kind k, std::string name, bool writable,
+                 model::schema_ptr s) {
+    model::content c;
+    c.kind = k;
+    c.name = std::move(name);
+    c.writable = writable;
+    c.value_schema = std::move(s);
+    itf->contents.push_back(std::move(c));
+  };
+  using K = model::schema::kind;
+  add(model::content_kind::property, "ratedLoad", true, prim(K::double_));
+  add(model::content_kind::property, "serialNumber", false, prim(K::string));
+  add(model::content_kind::property, "location", true, prim(K::string));
+  add(model::content_kind::telemetry, "temperature", false, prim(K::double_));
+  return itf;
+}
+
+struct fixture {
+  std::shared_ptr<model::interface> itf = bearing();
+  model_context mc{itf.get(), nullptr};
+  twin_state st;
+  millis clock = 1'700'000'000'000;
+
+  fixture() {
+    st.id = "b1";
+  }
+
+  command cmd(command_body body, std::string who = "alice") {
+    command c;
+    c.body = std::move(body);
+    c.principal = std::move(who);
+    c.request_id = "req-" + std::to_string(clock);
+    c.now = clock++;
+    return c;
+  }
+
+  decision run(command_body body, std::string who = "alice") {
+    auto d = decide(st, cmd(std::move(body), std::move(who)), mc);
+    for (auto& e : d.events)
+      st = evolve(std::move(st), e);
+    return d;
+  }
+
+  void create() {
+    auto d = run(create_twin{"dtmi:example:Bearing;1",
+                             json{{"serialNumber", "SN-1"}, {"ratedLoad", 10.0}}});
+    BOOST_REQUIRE(!d.rejection);
+  }
+
+  void move_to(lifecycle to) {
+    auto d = run(transition{to, "test"});
+    BOOST_REQUIRE_MESSAGE(!d.rejection, d.rejection->describe());
+  }
+};
+
+const lifecycle all_states[] = {lifecycle::provisioned, lifecycle::active,
+                                lifecycle::passive, lifecycle::retired};
+
+/// A path from provisioned to `target` through legal transitions.
+std::vector<lifecycle> path_to(lifecycle target) {
+  switch (target) {
+    case lifecycle::provisioned: return {};
+    case lifecycle::active: return {lifecycle::active};
+    case lifecycle::passive: return {lifecycle::active, lifecycle::passive};
+    case lifecycle::retired: return {lifecycle::retired};
+  }
+  return {};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(lifecycle_table)
+
+BOOST_AUTO_TEST_CASE(every_pair_of_states_follows_the_table) {
+  // The expected table, written out in full.
+  auto expected_allowed = [](lifecycle f, lifecycle t) {
+    using l = lifecycle;
+    return (f == l::provisioned && (t == l::active || t == l::retired))
+           || (f == l::active && (t == l::passive || t == l::retired))
+           || (f == l::passive && (t == l::active || t == l::retired));
+  };
+  for (auto from : all_states)
+    for (auto to : all_states) {
+      BOOST_TEST_CONTEXT(to_string(from) << " -> " << to_string(to)) {
+        BOOST_TEST(transition_allowed(from, to) == expected_allowed(from, to));
+        fixture f;
+        f.create();
+        for (auto step : path_to(from))
+          f.move_to(step);
+        BOOST_REQUIRE(f.st.life == from);
+        auto rev = f.st.revision;
+        auto d = f.run(transition{to, "because"});
+        if (expected_allowed(from, to)) {
+          BOOST_REQUIRE(!d.rejection);
+          BOOST_REQUIRE_EQUAL(d.events.size(), 1u);
+          BOOST_TEST(d.events[0].from == from);
+          BOOST_TEST(d.events[0].to == to);
+          BOOST_TEST(d.events[0].reason == "because");
+          BOOST_TEST(f.st.life == to);
+          BOOST_TEST(f.st.revision == rev + 1);
+        } else {
+          BOOST_REQUIRE(d.rejection);
+          BOOST_TEST(d.rejection->code == errc::illegal_transition);
+          BOOST_TEST(d.events.empty());
+          BOOST_TEST(f.st.life == from);
+          BOOST_TEST(f.st.revision == rev);
+        }
+      }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_transition_without_a_reason_is_refused) {
+  fixture f;
+  f.create();
+  auto d = f.run(transition{lifecycle::active, ""});
+  BOOST_REQUIRE(d.rejection);
+  BOOST_TEST(d.rejection->code == errc::bad_request);
+  BOOST_TEST(d.rejection->rule == "reason-required");
+}
+
+BOOST_AUTO_TEST_CASE(lifecycle_names_round_trip) {
+  for (auto l : all_states)
+    BOOST_TEST(parse_lifecycle(to_string(l)) == l);
+  BOOST_TEST(!parse_lifecycle("deleted"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(decide_and_evolve)
+
+BOOST_AUTO_TEST_CASE(create_sets_model_properties_and_lineage) {
+  fixture f;
+  auto d = f.run(create_twin{"dtmi:example:Bearing;1", json{{"ratedLoad", 12.5}}},
+                 "bob");
+  BOOST_REQUIRE(!d.rejection);
+  BOOST_REQUIRE_EQUAL(d.events.size(), 1u);
+  auto& e = d.events[0];
+  BOOST_TEST(e.revision == 1u);
+  BOOST_TEST(e.source.principal == "bob");
+  BOOST_TEST(e.source.source_kind == "principal");
+  BOOST_TEST(e.source.model == "dtmi:example:Bearing;1");
+  BOOST_TEST(!e.source.request_id.empty());
+  BOOST_TEST(f.st.exists);
+  BOOST_TEST(f.st.life == lifecycle::provisioned);
+  BOOST_TEST(f.st.property("ratedLoad")->value == json(12.5));
+  BOOST_TEST(f.st.property("ratedLoad")->version == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(create_of_an_existing_twin_is_refused) {
+  fixture f;
+  f.create();
+  auto d = f.run(create_twin{"dtmi:example:Bearing;1", json::object()});
+  BOOST_REQUIRE(d.rejection);
+  BOOST_TEST(d.rejection->code == errc::already_exists);
+}
+
+BOOST_AUTO_TEST_CASE(create_with_an_unknown_model_is_a_model_violation) {
+  fixture f;
+  f.mc.itf = nullptr;
+  auto d = f.run(create_twin{"dtmi:example:Nope;1", json::object()});
+  BOOST_REQUIRE(d.rejection);
+  BOOST_TEST(d.rejection->code == errc::model_violation);
+  BOOST_TEST(d.rejection->rule == "unknown-model");
+}
+
+BOOST_AUTO_TEST_CASE(commands_for_a_missing_twin_are_not_found) {
+  fixture f;
+  auto d = f.run(patch_properties{json{{"location", "x"}}, std::nullopt});
+  BOOST_REQUIRE(d.rejection);
+  BOOST_TEST(d.rejection->code == errc::not_found);
+}
+
+BOOST_AUTO_TEST_CASE(patch_with_a_stale_revision_is_refused) {
+  fixture f;
+  f.create();
+  auto d = f.run(patch_properties{json{{"location", "x"}}, 7});
+  BOOST_REQUIRE(d.rejection);
+  BOOST_TEST(d.rejection->code == errc::revision_mismatch);
+  auto ok = f.run(patch_properties{json{{"location", "x"}}, f.st.revision});
+  BOOST_TEST(!ok.rejection);
+  BOOST_TEST(f.st.property("location")->value == json("x"));
+}
+
+BOOST_AUTO_TEST_CASE(patch_null_removes_a_property) {
+  fixture f;
+  f.create();
+  auto d = f.run(patch_properties{json{{"ratedLoad", nullptr}}, std::nullopt});
+  BOOST_REQUIRE(!d.rejection);
+  BOOST_TEST(f.st.property("ratedLoad") == nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(patch_is_refused_when_passive_or_retired) {
+  for (auto life : {lifecycle::passive, lifecycle::retired}) {
+    fixture f;
+    f.create();
+    for (auto step : path_to(life))
+      f.move_to(step);
+    auto rev = f.st.revision;
+    auto d = f.run(patch_properties{json{{"location", "x"}}, std::nullopt});
+    BOOST_REQUIRE(d.rejection);
+    BOOST_TEST(d.rejection->code == errc::lifecycle_forbidden);
+    BOOST_TEST(f.st.revision == rev);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(ingest_applies_only_to_active_twins_and_alerts_otherwise) {
+  for (auto life : all_states) {
+    BOOST_TEST_CONTEXT(to_string(life)) {
+      fixture f;
+      f.create();
+      for (auto step : path_to(life))
+        f.move_to(step);
+      auto rev = f.st.revision;
+      ingest_values in;
+      in.values = json{{"temperature", 61.5}};
+      in.source = "sensor-7";
+      auto d = f.run(in, "edge");
+      if (life == lifecycle::active) {
+        BOOST_REQUIRE(!d.rejection);
+        BOOST_TEST(!d.raised);
+        BOOST_TEST(f.st.revision == rev + 1);
+        BOOST_TEST(d.events[0].source.source_kind == "sensor");
+        BOOST_TEST(d.events[0].source.source_id == "sensor-7");
+        BOOST_TEST(d.events[0].source.principal == "edge");
+      } else {
+        BOOST_REQUIRE(d.rejection);
+        BOOST_TEST(d.rejection->code == errc::lifecycle_forbidden);
+        BOOST_REQUIRE(d.raised);
+        BOOST_TEST(d.raised->type == "twin.alert.unexpected_data");
+        BOOST_TEST(d.raised->source == "sensor-7");
+        BOOST_TEST(d.raised->detail["values"]["temperature"] == json(61.5));
+        BOOST_TEST(f.st.revision == rev);
+        BOOST_TEST(f.st.telemetry.empty());
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(ingest_splits_properties_from_telemetry) {
+  fixture f;
+  f.create();
+  f.move_to(lifecycle::active);
+  ingest_values in;
+  in.values = json{{"temperature", 40.0}, {"serialNumber", "SN-2"}};
+  in.source_time = 1000;
+  auto d = f.run(in);
+  BOOST_REQUIRE(!d.rejection);
+  BOOST_TEST(d.events[0].telemetry.contains("temperature"));
+  BOOST_TEST(d.events[0].properties.contains("serialNumber"));
+  BOOST_TEST(f.st.property("serialNumber")->value == json("SN-2"));
+  BOOST_TEST(f.st.property("serialNumber")->source_time == 1000);
+}
+
+BOOST_AUTO_TEST_CASE(a_redelivered_sequence_is_skipped_not_applied_twice) {
+  fixture f;
+  f.create();
+  f.move_to(lifecycle::active);
+  ingest_values in;
+  in.values = json{{"temperature", 40.0}};
+  in.source = "s";
+  in.sequence = 5;
+  BOOST_TEST(f.run(in).events.size() == 1u);
+  auto rev = f.st.revision;
+  auto again = f.run(in);
+  BOOST_TEST(!again.rejection);
+  BOOST_TEST(again.events.empty());
+  BOOST_TEST(f.st.revision == rev);
+  in.sequence = 6;
+  BOOST_TEST(f.run(in).events.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(events_and_snapshots_round_trip_through_json) {
+  fixture f;
+  f.create();
+  f.move_to(lifecycle::active);
+  ingest_values in;
+  in.values = json{{"temperature", 40.0}};
+  in.sequence = 3;
+  in.source = "s";
+  f.run(in);
+  // Replaying the JSON form of every event reproduces the state.
+  fixture g;
+  twin_state replay;
+  replay.id = "b1";
+  std::vector<event> evs;
+  {
+    fixture h;
+    auto d1 = h.run(create_twin{"dtmi:example:Bearing;1", json{{"ratedLoad", 1.0}}});
+    evs.insert(evs.end(), d1.events.begin(), d1.events.end());
+    auto d2 = h.run(transition{lifecycle::active, "go"});
+    evs.insert(evs.end(), d2.events.begin(), d2.events.end());
+    auto d3 = h.run(in);
+    evs.insert(evs.end(), d3.events.begin(), d3.events.end());
+    for (auto& e : evs) {
+      auto back = event_from_json(to_json(e));
+      BOOST_REQUIRE(back.has_value());
+      replay = evolve(std::move(replay), *back);
+    }
+    BOOST_TEST(to_json(replay) == to_json(h.st));
+    auto snap = state_from_snapshot(snapshot_json(h.st));
+    BOOST_REQUIRE(snap.has_value());
+    BOOST_TEST(snapshot_json(*snap) == snapshot_json(h.st));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(merge_patch_follows_rfc_7386) {
+  auto r = merge_patch(json{{"a", "b"}, {"c", {{"d", "e"}, {"f", "g"}}}},
+                       json{{"a", "z"}, {"c", {{"f", nullptr}}}});
+  BOOST_TEST(r == (json{{"a", "z"}, {"c", {{"d", "e"}}}}));
+  BOOST_TEST(merge_patch(json{{"a", 1}}, json::array({1})) == json::array({1}));
+}
+
+BOOST_AUTO_TEST_CASE(times_format_and_parse) {
+  BOOST_TEST(format_time(0) == "1970-01-01T00:00:00.000Z");
+  auto t = parse_time("2026-11-25T12:00:00.250Z");
+  BOOST_REQUIRE(t);
+  BOOST_TEST(format_time(*t) == "2026-11-25T12:00:00.250Z");
+  BOOST_TEST(*parse_time("2026-11-25T13:00:00+01:00") == *parse_time("2026-11-25T12:00:00Z"));
+  BOOST_TEST(!parse_time("2026-11-25 12:00:00"));
+  BOOST_TEST(!parse_time("yesterday"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(shard_placement_matches_kafka_murmur2) {
+  // Reference values of the Java client's Utils.murmur2.
+  BOOST_TEST(kafka_murmur2("21") == static_cast<std::uint32_t>(-973932308));
+  BOOST_TEST(kafka_murmur2("foobar") == static_cast<std::uint32_t>(-790332482));
+  BOOST_TEST(kafka_murmur2("a-little-bit-long-string")
+             == static_cast<std::uint32_t>(-985981536));
+  BOOST_TEST(kafka_murmur2("abc") == 479470107u);
+  for (int i = 0; i < 1000; ++i)
+    BOOST_TEST(shard_of("twin-" + std::to_string(i), 64) < 64u);
+}

@@ -90,7 +90,7 @@ struct twin_read {
 
 /// The store's verdict on a twin's in-flight write.
 struct write_done {
-  status result;
+  status result = ok();
 };
 
 /// Region -> twin: go away when idle.

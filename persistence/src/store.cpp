@@ -475,10 +475,14 @@ void store::impl::commit_batch() {
       if (o)
         o = result;
   }
+  // Counters first: whoever a callback wakes sees them up to date.
   std::uint64_t failed = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!outcomes[i])
+  for (const auto& o : outcomes)
+    if (!o)
       ++failed;
+  if (failed > 0)
+    stats.failures.fetch_add(failed, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < n; ++i) {
     auto& done = batch_requests[i].done;
     if (!done)
       continue;
@@ -489,8 +493,6 @@ void store::impl::commit_batch() {
     } catch (...) {
     }
   }
-  if (failed > 0)
-    stats.failures.fetch_add(failed, std::memory_order_relaxed);
 }
 
 void store::impl::close() {

@@ -312,7 +312,7 @@ private:
     route_ = "unmatched";
     auto& req = parser_->get();
     method_ = std::string(req.method_string());
-    request_id_ = detail::choose_request_id(sv(req[http::field::x_request_id]));
+    request_id_ = detail::choose_request_id(sv(req["X-Request-Id"]));
     keep_alive_ = false;
     send(detail::api::too_large(std::string(req.target()),
                                 rt_.opts.max_body));
@@ -327,7 +327,7 @@ private:
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
     req.authorization = std::string(msg[http::field::authorization]);
-    request_id_ = detail::choose_request_id(sv(msg[http::field::x_request_id]));
+    request_id_ = detail::choose_request_id(sv(msg["X-Request-Id"]));
     req.request_id = request_id_;
     if (auto it = msg.find(http::field::if_match); it != msg.end()) {
       req.has_if_match = true;
@@ -372,7 +372,7 @@ private:
     res_->version(11);
     res_->result(static_cast<unsigned>(r.status));
     res_->set(http::field::server, "twin-fabric");
-    res_->set(http::field::x_request_id, request_id_);
+    res_->set("X-Request-Id", request_id_);
     if (!r.content_type.empty())
       res_->set(http::field::content_type, r.content_type);
     for (auto& [name, value] : r.headers)

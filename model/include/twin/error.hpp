@@ -73,7 +73,7 @@ template <class T>
 class [[nodiscard]] expected {
 public:
   expected(T value) : data_(std::in_place_index<0>, std::move(value)) {}
-  expected(error err) : data_(std::in_place_index<1>, std::move(err)) {}
+  expected(twin::error err) : data_(std::in_place_index<1>, std::move(err)) {}
 
   explicit operator bool() const noexcept { return data_.index() == 0; }
   bool has_value() const noexcept { return data_.index() == 0; }
@@ -86,11 +86,11 @@ public:
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const error& error() const& { assert(!has_value()); return std::get<1>(data_); }
-  struct error&& error() && { assert(!has_value()); return std::get<1>(std::move(data_)); }
+  const twin::error& error() const& { assert(!has_value()); return std::get<1>(data_); }
+  twin::error&& error() && { assert(!has_value()); return std::get<1>(std::move(data_)); }
 
 private:
-  std::variant<T, struct error> data_;
+  std::variant<T, twin::error> data_;
 };
 
 /// Success or an error, for operations without a value.

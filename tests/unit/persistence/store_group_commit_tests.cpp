@@ -109,8 +109,7 @@ BOOST_AUTO_TEST_CASE(a_failed_group_commit_fails_its_callbacks_and_leaves_no_par
   first.audit.push_back(audit_record("create", "pump-1"));
   require_ok(s.write(std::move(first)));
 
-  // commit 2 (fails): a request, then more queued behind it while the
-  // injector holds the writer. Those land in commit 3 (ok) or in 2.
+  // commit 2 (fails): one request touching every column family.
   ack_counter doomed;
   write_request a = event_request("pump-1", 1, "lost");
   a.audit.push_back(audit_record("update", "lost-1"));

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds Release and runs every benchmark, printing figures and baselines.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+"$root/deploy/install-deps.sh"
+build="${TWIN_BENCH_BUILD:-$root/build-release}"
+"$root/deploy/build.sh" "$build" Release -DTWIN_BUILD_TESTS=OFF -DTWIN_BUILD_BENCH=ON
+echo "== ingest: actor path into RocksDB vs raw batched puts"
+"$build/bench/bench_ingest" "$@"
+echo "== memory per hot twin"
+"$build/bench/bench_memory"
+echo "== REST GET vs trivial Beast"
+"$root/bench/run_rest.sh" "$build"

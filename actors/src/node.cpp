@@ -221,10 +221,13 @@ expected<std::unique_ptr<node>> node::start(node_options options) {
   if (threads == 0)
     threads = std::max(1u, std::thread::hardware_concurrency());
   p->cfg->set("scheduler.max-threads", threads);
-  p->cfg->set("logger.verbosity", "quiet");
+  p->cfg->set("logger.verbosity", caf::atom("quiet"));
   p->sys = std::make_unique<caf::actor_system>(*p->cfg);
   for (std::size_t i = 0; i < options.shards; ++i)
     p->regions.push_back(detail::spawn_region(*p->sys, &p->ctx, i));
+  // Regions read this only when handling messages, which the first command
+  // (sent after start() returns) happens-after.
+  p->ctx.regions = p->regions;
   return std::unique_ptr<node>(new node(std::move(p)));
 }
 

@@ -73,6 +73,8 @@ struct node_context {
   std::atomic<std::size_t> active{0};
   std::atomic<std::uint64_t> event_seq{0};
   std::string source_prefix = "/twins/";
+  /// All regions, set once after spawning (read-only afterwards).
+  std::vector<caf::actor> regions;
 };
 
 /// A command for a twin, routed by shard.
@@ -105,6 +107,12 @@ struct passivate_me {
 /// Node -> region: passivate every twin, then stop.
 struct shutdown_region {};
 
+/// Region -> region: the node is over its cap and the sender had no twin
+/// to passivate; passivate one of yours or pass it on (at most `hops` more).
+struct shed_load {
+  std::size_t hops = 0;
+};
+
 /// Region timer.
 struct region_tick {};
 
@@ -133,6 +141,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(twin_fabric, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::write_done))
   CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::passivate_now))
   CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::region_tick))
+  CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::shed_load))
   CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::shutdown_region))
   CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::passivate_me))
   CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::respawn_twin))
@@ -143,6 +152,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::twin_read)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::write_done)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::passivate_now)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::region_tick)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::shed_load)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::shutdown_region)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::passivate_me)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::respawn_twin)

@@ -60,8 +60,11 @@ void begin_passivation(region_ptr self, entry& e) {
 
 /// Keeps the node under its cap by passivating this region's least
 /// recently used twins. `active` counts the twins of all regions that are
-/// in memory and not being passivated.
-void enforce_cap(region_ptr self, const std::string& keep) {
+/// in memory and not being passivated. A region with nothing to give asks
+/// the next region (the cap is node-wide), so the cap holds up to the
+/// twins still on their way out.
+void enforce_cap(region_ptr self, const std::string& keep,
+                 std::size_t hops_left) {
   auto& s = self->state;
   auto cap = s.ctx->options.max_active_twins;
   while (s.ctx->active.load() > cap) {
@@ -70,8 +73,13 @@ void enforce_cap(region_ptr self, const std::string& keep) {
       if (!e.stopping && e.handle && id != keep
           && (oldest == nullptr || e.last_used < oldest->last_used))
         oldest = &e;
-    if (oldest == nullptr)
+    if (oldest == nullptr) {
+      if (hops_left > 0 && s.ctx->regions.size() > 1) {
+        auto next = (s.shard + 1) % s.ctx->regions.size();
+        self->send(s.ctx->regions[next], shed_load{hops_left - 1});
+      }
       return;
+    }
     begin_passivation(self, *oldest);
   }
 }
@@ -89,7 +97,7 @@ void route(region_ptr self, const std::string& id, caf::message msg) {
   }
   if (!e.handle) {
     start_twin(self, id, e);
-    enforce_cap(self, id);
+    enforce_cap(self, id, s.ctx->regions.size());
   }
   self->send(e.handle, std::move(msg));
 }
@@ -170,6 +178,9 @@ caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
         }
         if (s.twins.empty())
           self->quit();
+      },
+      [self](shed_load& msg) {
+        enforce_cap(self, std::string{}, msg.hops);
       },
       [self](passivate_me& msg) {
         auto& s = self->state;

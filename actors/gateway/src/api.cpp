@@ -250,7 +250,9 @@ private:
 void add_etag(response& r, const json& body) {
   if (body.is_object()) {
     auto it = body.find("$revision");
-    if (it != body.end() && it->is_number_unsigned())
+    // Parsed JSON holds 7 as unsigned, a json built in C++ as signed.
+    if (it != body.end() && it->is_number_integer()
+        && (it->is_number_unsigned() || it->get<std::int64_t>() >= 0))
       r.headers.emplace_back("ETag",
                              "\"" + std::to_string(it->get<std::uint64_t>())
                                + "\"");

@@ -162,7 +162,7 @@ struct sse_sink {
   bool wake_pending = false;
   bool overflow = false;
   bool dead = false;
-  std::uint64_t counter = 0;
+  std::atomic<std::uint64_t> counter{0};
 };
 
 std::string_view sv(beast::string_view s) {
@@ -392,8 +392,10 @@ private:
     res_.reset();
     if (!ec && linger_)
       return linger();
-    if (ec || !keep)
+    if (ec)
       return shutdown();
+    if (!keep)
+      return shutdown(true);
     do_read();
   }
 
@@ -401,7 +403,7 @@ private:
   /// drain for a moment, so that our answer is not lost to a TCP reset.
   void linger() {
     if constexpr (is_tls) {
-      shutdown();
+      shutdown(true);
     } else {
       beast::error_code ec;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -436,6 +438,7 @@ private:
       // beyond the short queue lock, never throw into the fabric.
       try {
         bool wake = false;
+        auto frame = sse_frame(ce, ++sink->counter); // outside the lock
         {
           std::lock_guard lock(sink->mutex);
           if (sink->dead)
@@ -444,12 +447,13 @@ private:
             sink->overflow = true;
             sink->dead = true;
             sink->frames.clear();
+            wake = true; // even if a flush is pending: it may be stuck
           } else {
-            sink->frames.push_back(sse_frame(ce, ++sink->counter));
-          }
-          if (!sink->wake_pending) {
-            sink->wake_pending = true;
-            wake = true;
+            sink->frames.push_back(std::move(frame));
+            if (!sink->wake_pending) {
+              sink->wake_pending = true;
+              wake = true;
+            }
           }
         }
         if (wake)
@@ -528,19 +532,27 @@ private:
   }
 
   void flush() {
-    if (state_ != state::streaming || writing_)
+    if (state_ != state::streaming)
       return;
-    out_.clear();
-    bool overflow = false;
+    bool drop = false;
     {
       std::lock_guard lock(sink_->mutex);
-      sink_->wake_pending = false;
-      overflow = sink_->overflow;
-      for (auto& f : sink_->frames)
-        out_ += f;
-      sink_->frames.clear();
+      if (sink_->overflow) {
+        // Checked before `writing_`: a client stuck in a write is exactly
+        // the one to drop, without waiting for the write timeout.
+        sink_->overflow = false;
+        drop = true;
+      } else if (writing_) {
+        return; // on_stream_write() flushes again
+      } else {
+        sink_->wake_pending = false;
+        out_.clear();
+        for (auto& f : sink_->frames)
+          out_ += f;
+        sink_->frames.clear();
+      }
     }
-    if (overflow) {
+    if (drop) {
       rt_.metrics.sse_dropped.Increment();
       return shutdown();
     }
@@ -577,7 +589,10 @@ private:
 
   // -- closing ----------------------------------------------------------------
 
-  void shutdown() {
+  /// Ends the connection. `graceful` (only after a completed write, when no
+  /// read is pending): TLS sends close_notify first; otherwise the socket is
+  /// simply closed, which also cancels a pending read or write.
+  void shutdown(bool graceful = false) {
     if (state_ == state::closed)
       return;
     state_ = state::closed;
@@ -585,6 +600,8 @@ private:
     timer_.cancel();
     beast::error_code ec;
     if constexpr (is_tls) {
+      if (!graceful)
+        return beast::get_lowest_layer(stream_).close();
       beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
       stream_.async_shutdown([self = self_ptr()](beast::error_code) {
         beast::get_lowest_layer(self->stream_).close();

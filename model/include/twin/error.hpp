@@ -5,6 +5,7 @@
 // an HTTP problem+json document.
 
 #include <cassert>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,6 +48,10 @@ enum class errc {
 
 /// The stable string form of a code, e.g. "model_violation".
 std::string_view to_string(errc code) noexcept;
+
+inline std::ostream& operator<<(std::ostream& os, errc code) {
+  return os << to_string(code);
+}
 
 /// The HTTP status a code maps to (400, 401, 403, 404, 409, 422, 500, 503).
 int http_status(errc code) noexcept;

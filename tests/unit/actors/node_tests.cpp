@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <future>
 #include <random>
+#include <thread>
 
 #include "twin/actors/node.hpp"
 
@@ -63,17 +64,17 @@ std::unique_ptr<node> start(const std::string& dir, node_options o = {}) {
   o.data_dir = dir;
   o.shards = 8;
   auto n = node::start(o);
-  BOOST_REQUIRE_MESSAGE(n.has_value(), n.has_value() ? "" : n.error().describe());
+  BOOST_REQUIRE_MESSAGE(n.has_value(), (n.has_value() ? std::string{} : n.error().describe()));
   return std::move(*n);
 }
 
 void load_model(node& n) {
   auto r = call([&](reply_fn f) { n.add_models(admin, bearing_model, f); });
-  BOOST_REQUIRE_MESSAGE(r.has_value(), r.has_value() ? "" : r.error().describe());
+  BOOST_REQUIRE_MESSAGE(r.has_value(), (r.has_value() ? std::string{} : r.error().describe()));
 }
 
 json must(expected<json> r) {
-  BOOST_REQUIRE_MESSAGE(r.has_value(), r.has_value() ? "" : r.error().describe());
+  BOOST_REQUIRE_MESSAGE(r.has_value(), (r.has_value() ? std::string{} : r.error().describe()));
   return *r;
 }
 
@@ -180,8 +181,15 @@ BOOST_AUTO_TEST_CASE(passivated_twins_answer_with_their_state_under_a_small_cap)
     must(call([&](reply_fn f) {
       n->patch_twin(op, id, json{{"counter", i}}, std::nullopt, f);
     }));
-    BOOST_TEST(n->health()["twinsActive"].get<std::size_t>() <= 10u);
+    // The cap is enforced asynchronously: a twin on its way out may
+    // still count for a moment.
+    BOOST_TEST(n->health()["twinsActive"].get<std::size_t>() <= 12u);
   }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (n->health()["twinsActive"].get<std::size_t>() > 10u
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  BOOST_TEST(n->health()["twinsActive"].get<std::size_t>() <= 10u);
   for (int i = 0; i < 200; i += 7) {
     auto got = must(call([&](reply_fn f) {
       n->get_twin(viewer, "p" + std::to_string(i), f);

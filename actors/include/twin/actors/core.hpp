@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,6 +42,9 @@ millis now_millis();
 enum class lifecycle : std::uint8_t { provisioned, active, passive, retired };
 
 std::string_view to_string(lifecycle l) noexcept;
+inline std::ostream& operator<<(std::ostream& os, lifecycle l) {
+  return os << to_string(l);
+}
 std::optional<lifecycle> parse_lifecycle(std::string_view s) noexcept;
 
 /// The lifecycle table: provisioned -> active; active <-> passive;

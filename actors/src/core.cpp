@@ -412,11 +412,20 @@ decision reject(error e) {
   return d;
 }
 
-error with_path_prefix(error e, const std::string& prefix) {
-  if (e.path.empty() || e.path[0] != '/')
-    e.path = prefix + (e.path.empty() ? "" : "/" + e.path);
-  else
-    e.path = prefix + e.path;
+/// The model reports value paths as "/properties/NAME..." or
+/// "/telemetry/NAME..."; rebase them onto where NAME sits in the request
+/// body (`at`, e.g. "/NAME" in a merge patch, "/values/NAME" in telemetry).
+error rebase_path(error e, const std::string& name, const std::string& at) {
+  for (const char* root : {"/properties/", "/telemetry/"}) {
+    auto prefix = root + name;
+    if (e.path.compare(0, prefix.size(), prefix) == 0
+        && (e.path.size() == prefix.size() || e.path[prefix.size()] == '/')) {
+      e.path = at + e.path.substr(prefix.size());
+      return e;
+    }
+  }
+  if (e.path.empty())
+    e.path = at;
   return e;
 }
 
@@ -445,7 +454,7 @@ decision decide_create(const twin_state& s, const command& cmd,
     auto st = model::check_property_write(*models.itf, models.known, name,
                                           value, model::writer::device);
     if (!st)
-      return reject(with_path_prefix(st.error(), "/properties/" + name));
+      return reject(rebase_path(st.error(), name, "/properties/" + name));
   }
   event e;
   e.type = event_type::twin_created;
@@ -499,7 +508,7 @@ decision decide_patch(const twin_state& s, const command& cmd,
     auto st = model::check_property_write(*models.itf, models.known, name,
                                           merged, model::writer::human);
     if (!st)
-      return reject(with_path_prefix(st.error(), "/" + name));
+      return reject(rebase_path(st.error(), name, "/" + name));
     changes[name] = std::move(merged);
   }
   decision d;
@@ -563,7 +572,7 @@ decision decide_ingest(const twin_state& s, const command& cmd,
   for (auto& [name, value] : in.values.items()) {
     auto st = model::check_telemetry(*models.itf, models.known, name, value);
     if (!st)
-      return reject(with_path_prefix(st.error(), "/values/" + name));
+      return reject(rebase_path(st.error(), name, "/values/" + name));
     const auto* c = models.itf->find(name);
     if (c != nullptr && c->kind == model::content_kind::property)
       e.properties[name] = value;

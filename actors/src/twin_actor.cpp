@@ -7,8 +7,9 @@
 // are decided against the optimistic state and their events queued for the
 // next write, so a busy twin batches. Replies are released only when every
 // event before them is durable. If a write fails, every queued and in-flight
-// request gets the error and the actor stops; the region rehydrates a fresh
-// one from durable state on the next message (the supervisor's restart).
+// request gets the error and the actor restarts in place from durable state
+// (rehydrating on its next message); if rehydration fails it stops and the
+// region restarts it with backoff.
 
 #include <nlohmann/json.hpp>
 
@@ -324,9 +325,24 @@ caf::behavior twin_behavior(twin_ptr self, node_context* ctx, caf::actor region,
       auto& s = self->state;
       s.in_flight = false;
       if (!msg.result) {
+        // Restart from durable state: every request decided on top of the
+        // lost write fails with it, the optimistic state is dropped, and
+        // the next message rehydrates from snapshot + journal. (Restarting
+        // in place, rather than stopping, means no message can land in a
+        // dead mailbox; if rehydration fails the actor stops and the
+        // region restarts it with backoff.)
         auto err = msg.result.error();
         fail_all(self, err);
-        self->quit(caf::make_error(caf::sec::runtime_error, err.describe()));
+        s.queued_events.clear();
+        s.flight_events.clear();
+        s.queued_write = persistence::twin_write{};
+        s.queued_audit.clear();
+        auto id = s.st.id;
+        s.st = core::twin_state{};
+        s.st.id = std::move(id);
+        s.snapshot_revision = 0;
+        s.hydrated = false;
+        s.ctx->metrics->restarts.Increment();
         return;
       }
       publish_events(*s.ctx, s.st.id, s.flight_events);

@@ -204,6 +204,29 @@ BOOST_AUTO_TEST_CASE(patch_with_a_stale_revision_is_refused) {
   BOOST_TEST(f.st.property("location")->value == json("x"));
 }
 
+BOOST_AUTO_TEST_CASE(model_violations_name_the_rule_and_the_request_path) {
+  fixture f;
+  f.create();
+  auto d = f.run(patch_properties{json{{"ratedLoad", "heavy"}}, std::nullopt});
+  BOOST_REQUIRE(d.rejection);
+  BOOST_TEST(d.rejection->code == errc::model_violation);
+  BOOST_TEST(d.rejection->rule == "value-type");
+  BOOST_TEST(d.rejection->path == "/ratedLoad");
+  auto human = f.run(patch_properties{json{{"serialNumber", "SN-9"}}, std::nullopt});
+  BOOST_REQUIRE(human.rejection);
+  BOOST_TEST(human.rejection->rule == "not-writable");
+  auto unknown = f.run(patch_properties{json{{"colour", "red"}}, std::nullopt});
+  BOOST_REQUIRE(unknown.rejection);
+  BOOST_TEST(unknown.rejection->rule == "unknown-name");
+  f.move_to(lifecycle::active);
+  ingest_values in;
+  in.values = json{{"temperature", "hot"}};
+  auto tel = f.run(in);
+  BOOST_REQUIRE(tel.rejection);
+  BOOST_TEST(tel.rejection->path == "/values/temperature");
+  BOOST_TEST(f.st.telemetry.empty());
+}
+
 BOOST_AUTO_TEST_CASE(patch_null_removes_a_property) {
   fixture f;
   f.create();

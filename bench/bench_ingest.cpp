@@ -10,6 +10,7 @@
 // batch size the fabric's group commit reached on average.
 
 #include <atomic>
+#include <future>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>

@@ -13,8 +13,12 @@
 // twin_model, RocksDB::rocksdb-shared, OpenSSL::Crypto and Threads.
 //
 // Usage: bench_store [--values N] [--threads T] [--window W] [--batch B]
-//                    [--value-size S] [--sync 0|1] [--dir /tmp]
+//                    [--value-size S] [--sync 0|1] [--rounds R] [--dir /tmp]
+//
+// Runs raw and store alternately R times and reports the medians, so that
+// a burst of load from other processes skews one round, not the figure.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -45,6 +49,7 @@ struct config {
   std::size_t batch = 100;
   std::size_t value_size = 100;
   bool sync = true;
+  int rounds = 3;
   std::string dir = "/tmp";
 };
 
@@ -65,6 +70,8 @@ config parse_args(int argc, char** argv) {
       c.value_size = std::strtoull(v, nullptr, 10);
     else if (k == "--sync")
       c.sync = std::atoi(v) != 0;
+    else if (k == "--rounds")
+      c.rounds = std::atoi(v);
     else if (k == "--dir")
       c.dir = v;
     else {
@@ -76,6 +83,8 @@ config parse_args(int argc, char** argv) {
     c.threads = 1;
   if (c.window < 1)
     c.window = 1;
+  if (c.rounds < 1)
+    c.rounds = 1;
   return c;
 }
 
@@ -213,21 +222,31 @@ double run_store(const config& c, std::uint64_t& commits) {
 
 } // namespace
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 int main(int argc, char** argv) {
   auto c = parse_args(argc, argv);
-  std::printf("bench_store: %u cores, %zu values of %zu B, sync=%d\n",
+  std::printf("bench_store: %u cores, %zu values of %zu B, sync=%d, %d rounds\n",
               std::thread::hardware_concurrency(), c.values, c.value_size,
-              c.sync ? 1 : 0);
-  double raw = run_raw(c);
-  std::printf("  raw RocksDB, 1 writer, batches of %zu:          %10.0f puts/s\n",
-              c.batch, raw);
+              c.sync ? 1 : 0, c.rounds);
+  std::vector<double> raw, grouped;
   std::uint64_t commits = 0;
-  double grouped = run_store(c, commits);
-  std::printf("  store group commit, %d submitters x window %d:  %10.0f puts/s"
-              " (%llu commits, %.1f requests/commit)\n",
-              c.threads, c.window, grouped, static_cast<unsigned long long>(commits),
-              commits ? static_cast<double>(c.values / c.threads * c.threads) / commits
-                      : 0.0);
-  std::printf("  ratio store/raw: %.2f\n", grouped / raw);
+  for (int r = 0; r < c.rounds; ++r) {
+    raw.push_back(run_raw(c));
+    grouped.push_back(run_store(c, commits));
+    std::printf("  round %d: raw %10.0f puts/s, store %10.0f puts/s (%llu commits)\n",
+                r + 1, raw.back(), grouped.back(),
+                static_cast<unsigned long long>(commits));
+  }
+  auto raw_m = median(raw);
+  auto store_m = median(grouped);
+  std::printf("  raw RocksDB, 1 writer, batches of %zu:          %10.0f puts/s (median)\n",
+              c.batch, raw_m);
+  std::printf("  store group commit, %d submitters x window %d:  %10.0f puts/s (median)\n",
+              c.threads, c.window, store_m);
+  std::printf("  ratio store/raw: %.2f\n", store_m / raw_m);
   return 0;
 }

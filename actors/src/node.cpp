@@ -73,6 +73,13 @@ node_metrics::node_metrics(prometheus::Registry& r)
                   .Help("Bytes written by the store")
                   .Register(r)
                   .Add({})) {
+  const char* kinds[4] = {"create", "patch", "ingest", "lifecycle"};
+  for (std::size_t k = 0; k < 4; ++k) {
+    command_counters[k][0]
+      = &commands.Add({{"command", kinds[k]}, {"outcome", "accepted"}});
+    command_counters[k][1]
+      = &commands.Add({{"command", kinds[k]}, {"outcome", "rejected"}});
+  }
 }
 
 } // namespace detail

@@ -52,6 +52,12 @@ struct node_metrics {
   explicit node_metrics(prometheus::Registry& r);
   prometheus::Gauge& active_twins;
   prometheus::Family<prometheus::Counter>& commands;
+  /// commands{command, outcome} resolved once: [kind][rejected?]. Family::Add
+  /// takes a lock and hashes labels, too slow for every command.
+  prometheus::Counter* command_counters[4][2] = {};
+  prometheus::Counter& command_counter(std::size_t kind, bool rejected) {
+    return *command_counters[kind][rejected ? 1 : 0];
+  }
   prometheus::Counter& rejected_device_data;
   prometheus::Counter& alerts;
   prometheus::Counter& passivations;

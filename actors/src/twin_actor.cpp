@@ -224,21 +224,15 @@ void handle_command(twin_ptr self, twin_command& msg) {
                               : s.ctx->models->find(model::dtmi{model_id});
   core::model_context mc{itf.get(), s.ctx->models};
   auto d = core::decide(s.st, msg.cmd, mc);
-  const char* kind = std::visit(
-    [](auto& b) -> const char* {
-      using T = std::decay_t<decltype(b)>;
-      if constexpr (std::is_same_v<T, core::create_twin>) return "create";
-      else if constexpr (std::is_same_v<T, core::patch_properties>) return "patch";
-      else if constexpr (std::is_same_v<T, core::ingest_values>) return "ingest";
-      else return "lifecycle";
-    },
-    msg.cmd.body);
+  // Index into node_metrics::command_counters: the variant's order is
+  // create, patch, ingest, lifecycle.
+  auto kind = msg.cmd.body.index();
   if (d.raised) {
     m.rejected_device_data.Increment();
     raise_alert(*s.ctx, std::move(*d.raised));
   }
   if (d.rejection) {
-    m.commands.Add({{"command", kind}, {"outcome", "rejected"}}).Increment();
+    m.command_counter(kind, true).Increment();
     // A rejection is answered after whatever is queued before it, so the
     // client never sees answers out of order.
     s.queued_replies.push_back({msg.reply, std::move(*d.rejection)});
@@ -246,7 +240,7 @@ void handle_command(twin_ptr self, twin_command& msg) {
       flush(self);
     return;
   }
-  m.commands.Add({{"command", kind}, {"outcome", "accepted"}}).Increment();
+  m.command_counter(kind, false).Increment();
   bool index_changed = false;
   for (auto& e : d.events) {
     if (auto a = audit_record(msg.cmd, s.st.id, e); !a.is_null())

@@ -322,7 +322,8 @@ int twin_create(session& s, const twin_create_args& a) {
     if (!props.is_object())
       throw usage_error("--properties must be a JSON object");
   }
-  for (auto& [k, v] : parse_assignments(a.sets).items())
+  const json sets = parse_assignments(a.sets);
+  for (const auto& [k, v] : sets.items())
     props[k] = v;
   json body = {{"$model", a.model}, {"properties", props}};
   auto r = s.call("PUT", twin_path(a.id), body);
@@ -397,7 +398,8 @@ int twin_patch(session& s, const twin_patch_args& a) {
     if (!patch.is_object())
       throw usage_error("--patch must be a JSON object (a merge patch)");
   }
-  for (auto& [k, v] : parse_assignments(a.sets).items())
+  const json sets = parse_assignments(a.sets);
+  for (const auto& [k, v] : sets.items())
     patch[k] = v;
   if (patch.empty())
     throw usage_error("nothing to patch: give --set NAME=VALUE or --patch JSON");

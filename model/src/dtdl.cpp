@@ -1431,6 +1431,8 @@ private:
     }
     r.state = 2;
     (void) failed;
+    if (!res_.documents[doc].errors.empty())
+      return; // the set is rejected: no resolved Interface is needed
     auto out = std::make_shared<interface>();
     out->id = dtmi{r.id};
     out->dtdl_version = r.cx.version;

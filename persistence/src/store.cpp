@@ -118,9 +118,10 @@ bool is_lock_error(const rocksdb::Status& s) {
   // PosixFileSystem::LockFile: "While lock file: DIR/LOCK: Resource
   // temporarily unavailable" (other process) or "lock hold by current
   // process ..." (this process).
-  return text.find("/LOCK") != std::string::npos
-         || text.find("lock file") != std::string::npos
-         || text.find("lock hold") != std::string::npos;
+  // Not "While open a file for lock" (permissions, missing directory):
+  // that is an I/O failure, not a directory in use.
+  return text.find("While lock file") != std::string::npos
+         || text.find("lock hold by current process") != std::string::npos;
 }
 
 error closed_error() {
@@ -354,10 +355,13 @@ void store::impl::writer_loop() {
 void store::impl::add_request(write_request& req) {
   char rev[8];
   static constexpr char nul = '\0';
-  for (auto& tw : req.twins) {
+  // Validate before the first Put, so that only audit/alert values can
+  // fail half-way (commit_batch sets a save point for those).
+  for (auto& tw : req.twins)
     if (tw.twin_id.empty()
         || std::memchr(tw.twin_id.data(), '\0', tw.twin_id.size()) != nullptr)
       throw std::invalid_argument("twin id is empty or contains NUL");
+  for (auto& tw : req.twins) {
     rocksdb::Slice id{tw.twin_id};
     for (auto& [revision, bytes] : tw.events) {
       put_be64(rev, revision);
@@ -433,21 +437,30 @@ void store::impl::commit_batch() {
   for (std::size_t i = 0; i < n; ++i) {
     // A request is atomic: a malformed one is rolled back out of the batch
     // and rejected alone, the rest of the group still commits.
-    batch.SetSavePoint();
+    auto& req = batch_requests[i].req;
+    const bool save = !req.audit.empty() || !req.alerts.empty();
+    if (save)
+      batch.SetSavePoint();
     const auto seq_mark = audit_seq;
-    auto head_mark = audit_head;
+    auto head_mark = save ? audit_head : std::string{};
     const auto alert_mark = alert_seq;
     try {
-      add_request(batch_requests[i].req);
-      auto ps = batch.PopSavePoint(); // keep the save-point stack at depth 1
-      (void) ps;
+      add_request(req);
+      if (save) {
+        auto ps = batch.PopSavePoint(); // keep the save-point stack shallow
+        (void) ps;
+      }
       ++accepted;
     } catch (const std::exception& e) {
-      auto rs = batch.RollbackToSavePoint();
-      (void) rs; // a save point was set just above
-      audit_seq = seq_mark;
-      audit_head = std::move(head_mark);
-      alert_seq = alert_mark;
+      // Without audit/alerts the throw came from validation, before any
+      // Put and before any chain head moved.
+      if (save) {
+        auto rs = batch.RollbackToSavePoint();
+        (void) rs; // a save point was set just above
+        audit_seq = seq_mark;
+        audit_head = std::move(head_mark);
+        alert_seq = alert_mark;
+      }
       outcomes[i] = make_error(errc::bad_request,
                                std::string{"write request rejected: "} + e.what());
     }

@@ -7,11 +7,12 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 
 namespace twin::test {
 
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
@@ -27,7 +28,7 @@ struct http_client::impl {
     ioc.run();
   }
 
-  http_reply convert(http::response<http::string_body>& res) {
+  http_reply convert(bhttp::response<bhttp::string_body>& res) {
     http_reply out;
     out.status = static_cast<int>(res.result_int());
     for (auto& f : res) {
@@ -54,11 +55,11 @@ http_reply http_client::request(const std::string& method,
                                 const std::string& target,
                                 const header_list& headers,
                                 const std::string& body) {
-  http::request<http::string_body> req;
+  bhttp::request<bhttp::string_body> req;
   req.method_string(method);
   req.target(target);
   req.version(11);
-  req.set(http::field::host, "127.0.0.1");
+  req.set(bhttp::field::host, "127.0.0.1");
   for (auto& [k, v] : headers)
     req.set(k, v);
   req.body() = body;
@@ -67,7 +68,7 @@ http_reply http_client::request(const std::string& method,
     req.prepare_payload();
   beast::error_code wec;
   impl_->stream.expires_after(impl_->timeout);
-  http::async_write(impl_->stream, req,
+  bhttp::async_write(impl_->stream, req,
                     [&](beast::error_code ec, std::size_t) { wec = ec; });
   impl_->run();
   if (wec)
@@ -86,11 +87,11 @@ void http_client::write_raw(const std::string& bytes) {
 }
 
 http_reply http_client::read_reply() {
-  http::response_parser<http::string_body> parser;
+  bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
   beast::error_code rec;
   impl_->stream.expires_after(impl_->timeout);
-  http::async_read(impl_->stream, impl_->buffer, parser,
+  bhttp::async_read(impl_->stream, impl_->buffer, parser,
                    [&](beast::error_code ec, std::size_t) { rec = ec; });
   impl_->run();
   if (rec)
@@ -147,6 +148,55 @@ http_reply http(std::uint16_t port, const std::string& method,
                 const std::string& body) {
   http_client c(port);
   return c.request(method, target, headers, body);
+}
+
+http_reply https(std::uint16_t port, const std::string& method,
+                 const std::string& target, const header_list& headers,
+                 const std::string& body) {
+  net::io_context ioc;
+  net::ssl::context ctx(net::ssl::context::tls_client);
+  ctx.set_verify_mode(net::ssl::verify_none);
+  beast::ssl_stream<beast::tcp_stream> stream(ioc, ctx);
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  tcp_layer.expires_after(std::chrono::seconds(10));
+  tcp_layer.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  beast::error_code err;
+  auto check = [&](const char* what) {
+    ioc.restart();
+    ioc.run();
+    if (err)
+      throw std::runtime_error(std::string(what) + ": " + err.message());
+  };
+  stream.async_handshake(net::ssl::stream_base::client,
+                         [&](beast::error_code ec) { err = ec; });
+  check("handshake");
+  bhttp::request<bhttp::string_body> req;
+  req.method_string(method);
+  req.target(target);
+  req.version(11);
+  req.set(bhttp::field::host, "127.0.0.1");
+  for (auto& [k, v] : headers)
+    req.set(k, v);
+  req.body() = body;
+  req.prepare_payload();
+  bhttp::async_write(stream, req,
+                     [&](beast::error_code ec, std::size_t) { err = ec; });
+  check("write");
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::async_read(stream, buffer, res,
+                    [&](beast::error_code ec, std::size_t) { err = ec; });
+  check("read");
+  http_reply out;
+  out.status = static_cast<int>(res.result_int());
+  for (auto& f : res) {
+    std::string name(f.name_string());
+    for (auto& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(f.value());
+  }
+  out.body = std::move(res.body());
+  return out;
 }
 
 } // namespace twin::test

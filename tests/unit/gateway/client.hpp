@@ -60,6 +60,12 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
+/// One request over TLS on a fresh connection (certificate not verified:
+/// the tests use a throw-away self-signed one).
+http_reply https(std::uint16_t port, const std::string& method,
+                 const std::string& target, const header_list& headers = {},
+                 const std::string& body = {});
+
 /// One request on a fresh connection.
 http_reply http(std::uint16_t port, const std::string& method,
                 const std::string& target, const header_list& headers = {},

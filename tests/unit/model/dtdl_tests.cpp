@@ -43,7 +43,7 @@ BOOST_AUTO_TEST_CASE(thermostat_v3_is_valid_and_resolved) {
   BOOST_TEST(i.dtdl_version == 3);
   BOOST_REQUIRE(i.find("setPointTemp"));
   BOOST_TEST(i.find("setPointTemp")->writable);
-  BOOST_TEST(i.find("temp")->kind == content_kind::telemetry);
+  BOOST_TEST((i.find("temp")->kind == content_kind::telemetry));
   BOOST_TEST(!i.find("nothing"));
 }
 
@@ -58,7 +58,7 @@ BOOST_AUTO_TEST_CASE(bearing_fixture_is_valid_with_units_and_enum) {
   BOOST_TEST(b.find("speed")->unit == "revolutionPerMinute");
   BOOST_TEST(b.find("ratedLoad")->writable);
   BOOST_TEST(!b.find("serialNumber")->writable);
-  BOOST_TEST(b.find("reset")->kind == content_kind::command);
+  BOOST_TEST((b.find("reset")->kind == content_kind::command));
   const auto& cond = *b.find("condition")->value_schema;
   BOOST_TEST((cond.k == schema::kind::enumeration));
   BOOST_TEST(cond.enum_values.size() == 3u);

@@ -286,6 +286,17 @@ BOOST_AUTO_TEST_CASE(a_malformed_request_is_rejected_alone_and_its_neighbours_co
   auto v = s->verify_audit();
   BOOST_REQUIRE(v);
   BOOST_TEST(v->intact);
+  // a rejected request without audit records leaves the chain head alone
+  std::promise<status> plain_p;
+  s->submit(event_request("", 1, "no id"), [&](const status& st) { plain_p.set_value(st); });
+  BOOST_TEST(!plain_p.get_future().get());
+  write_request next;
+  next.audit.push_back(audit_record("update", "next"));
+  require_ok(s->write(std::move(next)));
+  v = s->verify_audit();
+  BOOST_REQUIRE(v);
+  BOOST_TEST(v->intact);
+  BOOST_TEST(v->records == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(after_close_submit_calls_back_unavailable_at_once_and_reads_fail) {

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <mutex>
+#include <unordered_set>
 
 namespace twin::actors::core {
 
@@ -98,6 +100,17 @@ millis now_millis() {
     .count();
 }
 
+// -- interned names -----------------------------------------------------------
+
+const std::string name_ref::empty_;
+
+name_ref::name_ref(std::string_view s) {
+  static std::mutex mtx;
+  static std::unordered_set<std::string> pool; // node-based: stable addresses
+  std::lock_guard guard{mtx};
+  ptr_ = &*pool.emplace(s).first;
+}
+
 // -- lifecycle ----------------------------------------------------------------
 
 std::string_view to_string(lifecycle l) noexcept {
@@ -166,41 +179,38 @@ expected<millis> time_field(const json& j, const char* key) {
   return *t;
 }
 
-template <class Map>
-value_entry* find_entry(Map& m, std::string_view name) {
-  auto it = std::lower_bound(m.begin(), m.end(), name,
-                             [](const auto& p, std::string_view n) {
-                               return p.first < n;
-                             });
-  if (it != m.end() && it->first == name)
+value_map::iterator lower(value_map& m, std::string_view name) {
+  return std::lower_bound(m.begin(), m.end(), name,
+                          [](const auto& p, std::string_view n) {
+                            return std::string_view{p.first} < n;
+                          });
+}
+
+value_entry* find_entry(value_map& m, std::string_view name) {
+  auto it = lower(m, name);
+  if (it != m.end() && std::string_view{it->first} == name)
     return &it->second;
   return nullptr;
 }
 
 void set_entry(value_map& m, const std::string& name, value_entry v) {
-  auto it = std::lower_bound(m.begin(), m.end(), name,
-                             [](const auto& p, const std::string& n) {
-                               return p.first < n;
-                             });
-  if (it != m.end() && it->first == name)
+  auto it = lower(m, name);
+  if (it != m.end() && std::string_view{it->first} == name)
     it->second = std::move(v);
   else
-    m.emplace(it, name, std::move(v));
+    m.emplace(it, name_ref{name}, std::move(v));
 }
 
 void erase_entry(value_map& m, const std::string& name) {
-  auto it = std::lower_bound(m.begin(), m.end(), name,
-                             [](const auto& p, const std::string& n) {
-                               return p.first < n;
-                             });
-  if (it != m.end() && it->first == name)
+  auto it = lower(m, name);
+  if (it != m.end() && std::string_view{it->first} == name)
     m.erase(it);
 }
 
 json values_json(const value_map& m) {
   json out = json::object();
   for (auto& [name, v] : m)
-    out[name] = json{{"value", v.value},
+    out[name.str()] = json{{"value", v.value},
                      {"sourceTime", format_time(v.source_time)},
                      {"version", v.version}};
   return out;
@@ -214,11 +224,12 @@ expected<value_map> values_from_json(const json& j) {
     auto t = time_field(v, "sourceTime");
     if (!t)
       return t.error();
-    m.emplace_back(name, value_entry{v.at("value"), *t,
-                                     v.at("version").get<std::uint64_t>()});
+    m.emplace_back(name_ref{name}, value_entry{v.at("value"), *t,
+                                               v.at("version").get<std::uint64_t>()});
   }
-  std::sort(m.begin(), m.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(m.begin(), m.end(), [](const auto& a, const auto& b) {
+    return std::string_view{a.first} < std::string_view{b.first};
+  });
   return m;
 }
 
@@ -312,7 +323,7 @@ const value_entry* twin_state::property(std::string_view name) const noexcept {
 
 json to_json(const twin_state& s) {
   return json{{"$id", s.id},
-              {"$model", s.model},
+              {"$model", s.model.str()},
               {"$lifecycle", to_string(s.life)},
               {"$revision", s.revision},
               {"$createdAt", format_time(s.created_at)},
@@ -335,7 +346,7 @@ expected<twin_state> state_from_snapshot(const json& j) {
     twin_state s;
     s.exists = true;
     s.id = j.at("$id").get<std::string>();
-    s.model = j.at("$model").get<std::string>();
+    s.model = name_ref{j.at("$model").get<std::string>()};
     auto life = parse_lifecycle(j.at("$lifecycle").get<std::string>());
     if (!life)
       return make_error(errc::corruption, "bad lifecycle in snapshot");
@@ -401,7 +412,7 @@ lineage make_lineage(const twin_state& s, const command& cmd,
   l.source_time = source_time;
   l.ingest_time = cmd.now;
   l.pipeline_version = std::move(pipeline);
-  l.model = s.model;
+  l.model = s.model.str();
   l.request_id = cmd.request_id;
   return l;
 }
@@ -463,7 +474,7 @@ decision decide_create(const twin_state& s, const command& cmd,
   e.model = c.model;
   e.properties = c.properties;
   twin_state tmp = s;
-  tmp.model = c.model;
+  tmp.model = name_ref{c.model};
   e.source = make_lineage(tmp, cmd, "principal", cmd.principal, cmd.now,
                           rest_pipeline);
   decision d;
@@ -490,14 +501,14 @@ decision decide_patch(const twin_state& s, const command& cmd,
                              "body-shape", ""));
   if (models.itf == nullptr)
     return reject(make_error(errc::internal,
-                             "model '" + s.model + "' of twin '" + s.id
+                             "model '" + s.model.str() + "' of twin '" + s.id
                                + "' is not loaded"));
   json changes = json::object();
   for (auto& [name, patch_value] : p.merge_patch.items()) {
     if (patch_value.is_null()) {
       if (models.itf->find(name) == nullptr)
         return reject(make_error(errc::model_violation,
-                                 "model '" + s.model + "' has no property '"
+                                 "model '" + s.model.str() + "' has no property '"
                                    + name + "'",
                                  "unknown-name", "/" + name));
       changes[name] = nullptr;
@@ -563,7 +574,7 @@ decision decide_ingest(const twin_state& s, const command& cmd,
   }
   if (models.itf == nullptr)
     return reject(make_error(errc::internal,
-                             "model '" + s.model + "' of twin '" + s.id
+                             "model '" + s.model.str() + "' of twin '" + s.id
                                + "' is not loaded"));
   event e;
   e.type = event_type::telemetry_received;
@@ -650,7 +661,7 @@ twin_state evolve(twin_state s, const event& e) {
   switch (e.type) {
     case event_type::twin_created:
       s.exists = true;
-      s.model = e.model;
+      s.model = name_ref{e.model};
       s.life = lifecycle::provisioned;
       s.created_at = e.time;
       apply_values(s.properties, e.properties, e);

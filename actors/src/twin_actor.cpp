@@ -25,21 +25,48 @@ struct pending_reply {
   expected<json> response;
 };
 
-struct twin_actor_state {
-  node_context* ctx = nullptr;
-  caf::actor region;
-  bool asked_passivation = false;
-  core::twin_state st;          // optimistic: includes queued events
-  std::uint64_t snapshot_revision = 0;
-  bool hydrated = false;
-  bool in_flight = false;
-  bool passivate = false;
+/// The write pipeline of a twin: allocated only while the twin has work
+/// queued or in flight, so an idle hot twin does not carry it (memory per
+/// twin is a product figure, see bench/bench_memory.cpp).
+struct pipeline {
   std::vector<pending_reply> flight_replies;
   std::vector<json> flight_events;
   std::vector<pending_reply> queued_replies;
   std::vector<json> queued_events;
   persistence::twin_write queued_write;
   std::vector<json> queued_audit;
+
+  bool idle() const noexcept {
+    return flight_replies.empty() && flight_events.empty()
+           && queued_replies.empty() && queued_events.empty()
+           && queued_write.events.empty() && queued_audit.empty();
+  }
+};
+
+struct twin_actor_state {
+  node_context* ctx = nullptr;
+  caf::actor region;
+  core::twin_state st; // optimistic: includes queued events
+  std::uint64_t snapshot_revision = 0;
+  bool asked_passivation = false;
+  bool hydrated = false;
+  bool in_flight = false;
+  bool passivate = false;
+  std::unique_ptr<pipeline> pipe;
+
+  pipeline& p() {
+    if (!pipe)
+      pipe = std::make_unique<pipeline>();
+    return *pipe;
+  }
+  bool has_queued_replies() const noexcept {
+    return pipe && !pipe->queued_replies.empty();
+  }
+  /// Frees the pipeline when nothing is queued or in flight.
+  void trim() {
+    if (pipe && !in_flight && pipe->idle())
+      pipe.reset();
+  }
   static inline const char* name = "twin";
 };
 
@@ -96,12 +123,14 @@ status hydrate(twin_actor_state& s) {
     s.st = core::evolve(std::move(s.st), *e);
   }
   s.hydrated = true;
+  s.st.properties.shrink_to_fit();
+  s.st.telemetry.shrink_to_fit();
   s.ctx->metrics->rehydrations.Increment();
   return ok();
 }
 
 std::string index_entry(const core::twin_state& st) {
-  return json{{"model", st.model}, {"lifecycle", core::to_string(st.life)}}
+  return json{{"model", st.model.str()}, {"lifecycle", core::to_string(st.life)}}
     .dump();
 }
 
@@ -145,37 +174,39 @@ void release(std::vector<pending_reply>& replies) {
 
 void fail_all(twin_ptr self, const error& err) {
   auto& s = self->state;
-  for (auto& p : s.flight_replies)
+  for (auto& p : s.p().flight_replies)
     (*p.reply)(err);
-  for (auto& p : s.queued_replies)
+  for (auto& p : s.p().queued_replies)
     (*p.reply)(err);
-  s.flight_replies.clear();
-  s.queued_replies.clear();
+  s.p().flight_replies.clear();
+  s.p().queued_replies.clear();
 }
 
 void flush(twin_ptr self) {
   auto& s = self->state;
   if (s.in_flight)
     return;
-  if (s.queued_write.events.empty() && s.queued_audit.empty()) {
+  if (!s.pipe)
+    return;
+  if (s.p().queued_write.events.empty() && s.p().queued_audit.empty()) {
     // Nothing to write: everything queued is answerable now.
-    release(s.queued_replies);
+    release(s.p().queued_replies);
     return;
   }
   persistence::write_request req;
-  s.queued_write.twin_id = s.st.id;
+  s.p().queued_write.twin_id = s.st.id;
   if (s.st.revision - s.snapshot_revision >= s.ctx->options.snapshot_every) {
-    s.queued_write.snapshot.emplace(s.st.revision,
+    s.p().queued_write.snapshot.emplace(s.st.revision,
                                     encode(core::snapshot_json(s.st)));
   }
-  req.twins.push_back(std::move(s.queued_write));
-  req.audit = std::move(s.queued_audit);
-  s.queued_write = persistence::twin_write{};
-  s.queued_audit.clear();
-  s.flight_replies = std::move(s.queued_replies);
-  s.queued_replies.clear();
-  s.flight_events = std::move(s.queued_events);
-  s.queued_events.clear();
+  req.twins.push_back(std::move(s.p().queued_write));
+  req.audit = std::move(s.p().queued_audit);
+  s.p().queued_write = persistence::twin_write{};
+  s.p().queued_audit.clear();
+  s.p().flight_replies = std::move(s.p().queued_replies);
+  s.p().queued_replies.clear();
+  s.p().flight_events = std::move(s.p().queued_events);
+  s.p().queued_events.clear();
   if (req.twins.front().snapshot)
     s.snapshot_revision = req.twins.front().snapshot->first;
   s.in_flight = true;
@@ -219,7 +250,7 @@ void handle_command(twin_ptr self, twin_command& msg) {
   const std::string& model_id
     = std::holds_alternative<core::create_twin>(msg.cmd.body)
         ? std::get<core::create_twin>(msg.cmd.body).model
-        : s.st.model;
+        : s.st.model.str();
   auto itf = model_id.empty() ? nullptr
                               : s.ctx->models->find(model::dtmi{model_id});
   core::model_context mc{itf.get(), s.ctx->models};
@@ -235,7 +266,7 @@ void handle_command(twin_ptr self, twin_command& msg) {
     m.command_counter(kind, true).Increment();
     // A rejection is answered after whatever is queued before it, so the
     // client never sees answers out of order.
-    s.queued_replies.push_back({msg.reply, std::move(*d.rejection)});
+    s.p().queued_replies.push_back({msg.reply, std::move(*d.rejection)});
     if (!s.in_flight)
       flush(self);
     return;
@@ -244,23 +275,23 @@ void handle_command(twin_ptr self, twin_command& msg) {
   bool index_changed = false;
   for (auto& e : d.events) {
     if (auto a = audit_record(msg.cmd, s.st.id, e); !a.is_null())
-      s.queued_audit.push_back(std::move(a));
+      s.p().queued_audit.push_back(std::move(a));
     index_changed |= e.type == core::event_type::twin_created
                      || e.type == core::event_type::lifecycle_changed;
     auto j = core::to_json(e);
-    s.queued_write.events.emplace_back(e.revision, encode(j));
-    s.queued_events.push_back(std::move(j));
+    s.p().queued_write.events.emplace_back(e.revision, encode(j));
+    s.p().queued_events.push_back(std::move(j));
     s.st = core::evolve(std::move(s.st), e);
   }
   if (index_changed)
-    s.queued_write.index_entry = index_entry(s.st);
+    s.p().queued_write.index_entry = index_entry(s.st);
   json response;
   if (std::holds_alternative<core::ingest_values>(msg.cmd.body))
     response = json{{"revision", s.st.revision},
                     {"applied", !d.events.empty()}};
   else
     response = core::to_json(s.st);
-  s.queued_replies.push_back({msg.reply, std::move(response)});
+  s.p().queued_replies.push_back({msg.reply, std::move(response)});
   flush(self);
 }
 
@@ -277,7 +308,8 @@ caf::behavior twin_behavior(twin_ptr self, node_context* ctx, caf::actor region,
   };
   auto maybe_quit = [self] {
     auto& s = self->state;
-    if (s.in_flight || !s.queued_replies.empty())
+    s.trim();
+    if (s.in_flight || s.has_queued_replies())
       return;
     if (s.passivate) {
       self->quit();
@@ -310,7 +342,7 @@ caf::behavior twin_behavior(twin_ptr self, node_context* ctx, caf::actor region,
                       : expected<json>{make_error(
                           errc::not_found,
                           "twin '" + s.st.id + "' does not exist")};
-      s.queued_replies.push_back({msg.reply, std::move(response)});
+      s.p().queued_replies.push_back({msg.reply, std::move(response)});
       if (!s.in_flight)
         flush(self);
       maybe_quit();
@@ -327,20 +359,21 @@ caf::behavior twin_behavior(twin_ptr self, node_context* ctx, caf::actor region,
         // region restarts it with backoff.)
         auto err = msg.result.error();
         fail_all(self, err);
-        s.queued_events.clear();
-        s.flight_events.clear();
-        s.queued_write = persistence::twin_write{};
-        s.queued_audit.clear();
+        s.p().queued_events.clear();
+        s.p().flight_events.clear();
+        s.p().queued_write = persistence::twin_write{};
+        s.p().queued_audit.clear();
         auto id = s.st.id;
         s.st = core::twin_state{};
         s.st.id = std::move(id);
         s.snapshot_revision = 0;
         s.hydrated = false;
+        s.trim();
         s.ctx->metrics->restarts.Increment();
         return;
       }
-      publish_events(*s.ctx, s.st.id, s.flight_events);
-      release(s.flight_replies);
+      publish_events(*s.ctx, s.st.id, s.p().flight_events);
+      release(s.p().flight_replies);
       flush(self);
       maybe_quit();
     },

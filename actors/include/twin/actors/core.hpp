@@ -114,13 +114,34 @@ struct value_entry {
   std::uint64_t version = 0;
 };
 
-/// Sorted by name; a flat vector keeps a hot twin small.
-using value_map = std::vector<std::pair<std::string, value_entry>>;
+/// An interned name: a pointer to one process-wide copy of the string, so
+/// that a million twins of one model hold their property names once. Never
+/// freed (names come from models, a bounded set). Thread-safe.
+class name_ref {
+public:
+  name_ref() = default;
+  /// Interns `s` (a lock and a hash lookup: not for per-message hot paths
+  /// with new names, fine for names seen before).
+  explicit name_ref(std::string_view s);
+  const std::string& str() const noexcept { return *ptr_; }
+  operator std::string_view() const noexcept { return *ptr_; }
+  friend bool operator==(name_ref a, name_ref b) noexcept {
+    return a.ptr_ == b.ptr_;
+  }
+
+private:
+  const std::string* ptr_ = &empty_;
+  static const std::string empty_;
+};
+
+/// Sorted by name; a flat vector of interned names keeps a hot twin small.
+using value_map = std::vector<std::pair<name_ref, value_entry>>;
 
 struct twin_state {
   std::string id;
   bool exists = false;
-  std::string model;
+  /// The model DTMI (interned: shared by every twin of the model).
+  name_ref model;
   lifecycle life = lifecycle::provisioned;
   std::uint64_t revision = 0;
   millis created_at = 0;

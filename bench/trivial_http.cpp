@@ -6,6 +6,7 @@
 //   bench_trivial_http PORT BODY_BYTES
 
 #include <cstdio>
+#include <utility>
 #include <memory>
 #include <string>
 

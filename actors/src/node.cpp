@@ -94,6 +94,7 @@ struct node::impl {
   std::shared_ptr<prometheus::Registry> registry
     = std::make_shared<prometheus::Registry>();
   std::unique_ptr<detail::node_metrics> metrics;
+  std::unique_ptr<detail::read_cache> reads;
   detail::node_context ctx;
   std::unique_ptr<caf::actor_system_config> cfg;
   std::unique_ptr<caf::actor_system> sys;
@@ -222,6 +223,8 @@ expected<std::unique_ptr<node>> node::start(node_options options) {
   p->ctx.models = &p->models;
   p->ctx.bus = &p->bus;
   p->ctx.metrics = p->metrics.get();
+  p->reads = std::make_unique<detail::read_cache>(options.read_cache_entries);
+  p->ctx.reads = p->reads.get();
   p->cfg = std::make_unique<caf::actor_system_config>();
   p->cfg->add_message_types<caf::id_block::twin_fabric>();
   auto threads = options.threads;
@@ -229,6 +232,13 @@ expected<std::unique_ptr<node>> node::start(node_options options) {
     threads = std::max(1u, std::thread::hardware_concurrency());
   p->cfg->set("scheduler.max-threads", threads);
   p->cfg->set("logger.verbosity", caf::atom("quiet"));
+  // CAF 0.17's work-stealing workers poll and then sleep (up to 10 ms when
+  // "relaxed"), which put the REST p99 near 2 ms on a 2-core machine; the
+  // sharing policy wakes an idle worker through a condition variable the
+  // moment a message is enqueued. See docs/adr/0007-scheduler-policy.md.
+  p->cfg->set("scheduler.policy", options.scheduler_policy == "stealing"
+                                    ? caf::atom("stealing")
+                                    : caf::atom("sharing"));
   p->sys = std::make_unique<caf::actor_system>(*p->cfg);
   for (std::size_t i = 0; i < options.shards; ++i)
     p->regions.push_back(detail::spawn_region(*p->sys, &p->ctx, i));
@@ -274,6 +284,8 @@ void node::get_twin(const request_context& ctx, const std::string& id,
     return reply(st.error());
   if (!is_valid_twin_id(id))
     return reply(make_error(errc::not_found, "twin '" + id + "' does not exist"));
+  if (auto doc = impl_->reads->find(id))
+    return reply(json(*doc));
   detail::twin_read msg{id, std::make_shared<reply_once>(std::move(reply))};
   caf::anon_send(impl_->region_of(id), std::move(msg));
 }

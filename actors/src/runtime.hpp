@@ -15,6 +15,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "read_cache.hpp"
 #include "twin/actors/core.hpp"
 #include "twin/actors/fabric.hpp"
 #include "twin/actors/node.hpp"
@@ -76,6 +77,7 @@ struct node_context {
   model::registry* models = nullptr;
   transport::change_bus* bus = nullptr;
   node_metrics* metrics = nullptr;
+  read_cache* reads = nullptr;
   std::atomic<std::size_t> active{0};
   std::atomic<std::uint64_t> event_seq{0};
   std::string source_prefix = "/twins/";

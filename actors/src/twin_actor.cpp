@@ -23,6 +23,9 @@ namespace {
 struct pending_reply {
   reply_ptr reply;
   expected<json> response;
+  /// A read's answer: fill the read cache with it when released.
+  bool cacheable = false;
+  std::uint64_t revision = 0;
 };
 
 /// The write pipeline of a twin: allocated only while the twin has work
@@ -166,9 +169,14 @@ json audit_record(const core::command& cmd, const std::string& twin,
 
 void flush(twin_ptr self);
 
-void release(std::vector<pending_reply>& replies) {
-  for (auto& p : replies)
+void release(node_context& ctx, const std::string& id,
+             std::vector<pending_reply>& replies) {
+  for (auto& p : replies) {
+    if (p.cacheable && p.response)
+      ctx.reads->fill(id, p.revision,
+                      std::make_shared<const json>(*p.response));
     (*p.reply)(std::move(p.response));
+  }
   replies.clear();
 }
 
@@ -190,7 +198,7 @@ void flush(twin_ptr self) {
     return;
   if (s.p().queued_write.events.empty() && s.p().queued_audit.empty()) {
     // Nothing to write: everything queued is answerable now.
-    release(s.p().queued_replies);
+    release(*s.ctx, s.st.id, s.p().queued_replies);
     return;
   }
   persistence::write_request req;
@@ -342,7 +350,8 @@ caf::behavior twin_behavior(twin_ptr self, node_context* ctx, caf::actor region,
                       : expected<json>{make_error(
                           errc::not_found,
                           "twin '" + s.st.id + "' does not exist")};
-      s.p().queued_replies.push_back({msg.reply, std::move(response)});
+      s.p().queued_replies.push_back(
+        {msg.reply, std::move(response), s.st.exists, s.st.revision});
       if (!s.in_flight)
         flush(self);
       maybe_quit();
@@ -372,8 +381,11 @@ caf::behavior twin_behavior(twin_ptr self, node_context* ctx, caf::actor region,
         s.ctx->metrics->restarts.Increment();
         return;
       }
+      // Invalidate before answering: once a client holds the ack, no read
+      // may return the state before it.
+      s.ctx->reads->invalidate(s.st.id);
       publish_events(*s.ctx, s.st.id, s.p().flight_events);
-      release(s.p().flight_replies);
+      release(*s.ctx, s.st.id, s.p().flight_replies);
       flush(self);
       maybe_quit();
     },

@@ -381,10 +381,20 @@ int twin_list(session& s, const twin_list_args& a) {
     print_json(out);
     return exit_ok;
   }
-  table tbl({"id", "model", "lifecycle", "revision", "updated"});
-  for (const auto& t : all)
-    tbl.add({cell(t, "$id"), cell(t, "$model"), cell(t, "$lifecycle"),
-             cell(t, "$revision"), cell(t, "$updatedAt")});
+  // The node may list summaries (id, model, lifecycle) or whole twins: show
+  // the revision and update time only when there are any.
+  bool full = std::any_of(all.begin(), all.end(), [](const json& t) {
+    return t.is_object() && (t.contains("$revision") || t.contains("$updatedAt"));
+  });
+  table tbl = full ? table({"id", "model", "lifecycle", "revision", "updated"})
+                   : table({"id", "model", "lifecycle"});
+  for (const auto& t : all) {
+    if (full)
+      tbl.add({cell(t, "$id"), cell(t, "$model"), cell(t, "$lifecycle"),
+               cell(t, "$revision"), cell(t, "$updatedAt")});
+    else
+      tbl.add({cell(t, "$id"), cell(t, "$model"), cell(t, "$lifecycle")});
+  }
   tbl.print(std::cout);
   if (!next.empty())
     std::cerr << "more twins: --page-token " << next << " (or --all)\n";

@@ -239,6 +239,9 @@ BOOST_FIXTURE_TEST_CASE(list_twins_filters_and_pages, api_fixture) {
   for (const auto& t : r.body.at("items")) {
     got.insert(t.at("$id").get<std::string>());
     BOOST_TEST(t.value("$lifecycle", "") == "active");
+    // Items are twin documents (docs/api.md), not summaries.
+    BOOST_TEST(t.value("$model", "") == bearing_dtmi);
+    BOOST_TEST(t.contains("$revision"), "list item without $revision: " << t.dump());
   }
   BOOST_TEST(got == active);
 
@@ -506,6 +509,31 @@ BOOST_FIXTURE_TEST_CASE(event_stream_requires_a_token, node_fixture) {
   auto stream = twin::http::event_stream::open(url(), "/api/v1/events");
   BOOST_REQUIRE(!stream);
   BOOST_TEST((stream.error().code == twin::errc::unauthorized), stream.error().describe());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(events_client)
+
+BOOST_FIXTURE_TEST_CASE(quiet_event_stream_times_out_and_stays_usable, api_fixture) {
+  twin::http::client_options o;
+  o.bearer_token = tok.viewer;
+  auto stream = twin::http::event_stream::open(url(), "/api/v1/events", o);
+  BOOST_REQUIRE_MESSAGE(stream, (stream ? "" : stream.error().describe()));
+  auto quiet = stream->next(std::chrono::steady_clock::now() + 300ms);
+  BOOST_REQUIRE(quiet);
+  BOOST_TEST(!quiet->has_value());
+  create_twin("late");
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  bool seen = false;
+  while (!seen && std::chrono::steady_clock::now() < deadline) {
+    auto ev = stream->next(deadline);
+    BOOST_REQUIRE(ev);
+    if (!*ev)
+      break;
+    seen = (*ev)->data.find("\"late\"") != std::string::npos;
+  }
+  BOOST_TEST(seen, "no event for twin 'late' after a timed-out read");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

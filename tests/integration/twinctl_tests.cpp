@@ -9,11 +9,16 @@
 using namespace twin::test;
 using nlohmann::json;
 
-namespace {
+namespace twin::test {
 
+/// For failure messages (found by ADL).
 std::ostream& operator<<(std::ostream& os, const command_result& r) {
   return os << "exit " << r.exit_code << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err;
 }
+
+} // namespace twin::test
+
+namespace {
 
 bool contains(const std::string& hay, const std::string& needle) {
   return hay.find(needle) != std::string::npos;

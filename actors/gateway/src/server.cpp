@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <unordered_map>
 #include <thread>
 #include <vector>
 
@@ -89,16 +90,37 @@ struct gateway_metrics {
 
   void observe(std::string_view method, const std::string& route, int status,
                clock_type::duration took) {
+    // Family::Add builds a label map, hashes it and locks the family: far
+    // too much per request. Resolve each (method, route, class) once.
     auto m = method_label(method);
     std::string cls = std::to_string(status / 100) + "xx";
-    requests.Add({{"method", m}, {"route", route}, {"status", cls}})
-      .Increment();
-    static const prometheus::Histogram::BucketBoundaries buckets{
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-      0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
-    duration.Add({{"method", m}, {"route", route}}, buckets)
-      .Observe(std::chrono::duration<double>(took).count());
+    std::string key = m;
+    key += '\n';
+    key += route;
+    key += '\n';
+    key += cls;
+    std::pair<prometheus::Counter*, prometheus::Histogram*> series;
+    {
+      std::lock_guard guard{series_mtx};
+      auto it = series_cache.find(key);
+      if (it == series_cache.end()) {
+        static const prometheus::Histogram::BucketBoundaries buckets{
+          0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+          0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
+        auto* c = &requests.Add({{"method", m}, {"route", route}, {"status", cls}});
+        auto* h = &duration.Add({{"method", m}, {"route", route}}, buckets);
+        it = series_cache.emplace(std::move(key), std::make_pair(c, h)).first;
+      }
+      series = it->second;
+    }
+    series.first->Increment();
+    series.second->Observe(std::chrono::duration<double>(took).count());
   }
+
+  std::mutex series_mtx;
+  std::unordered_map<std::string,
+                     std::pair<prometheus::Counter*, prometheus::Histogram*>>
+    series_cache;
 };
 
 class session_base;

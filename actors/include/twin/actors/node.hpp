@@ -32,6 +32,12 @@ struct node_options {
   std::size_t snapshot_every = 50;
   /// CAF scheduler threads. Default 0: the number of cores.
   std::size_t threads = 0;
+  /// Twin documents of recently read twins kept for reads without actor
+  /// hops (only durable states; 0 disables). Default 10,000.
+  std::size_t read_cache_entries = 10000;
+  /// CAF scheduler policy: "sharing" (default; one queue, workers woken by
+  /// a condition variable) or "stealing" (work stealing with polling).
+  std::string scheduler_policy = "sharing";
   /// fsync every group commit. Default true.
   bool sync = true;
   /// Test hook passed to the store: fails group commits on demand.

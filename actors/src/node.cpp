@@ -481,13 +481,22 @@ void node::add_models(const request_context& ctx, json body, reply_fn reply) {
   std::lock_guard guard{impl_->model_mtx};
   auto res = model::validate(docs, &impl_->models);
   if (!res.valid()) {
+    // The first error leads (code, rule, path); `errors` lists them all,
+    // each naming its document.
+    error summary = make_error(errc::model_violation, "the model set is invalid");
     for (auto& d : res.documents)
-      if (!d.valid()) {
-        auto e = d.errors.front();
-        e.message = d.source + ": " + e.message;
-        return reply(e);
+      for (auto e : d.errors) {
+        e.source = d.source;
+        if (summary.errors.empty()) {
+          summary.code = e.code;
+          summary.message = d.source + ": " + e.message;
+          summary.rule = e.rule;
+          summary.path = e.path;
+          summary.source = d.source;
+        }
+        summary.errors.push_back(std::move(e));
       }
-    return reply(make_error(errc::model_violation, "the model set is invalid"));
+    return reply(std::move(summary));
   }
   persistence::write_request req;
   json ids = json::array();

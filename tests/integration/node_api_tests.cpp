@@ -239,9 +239,9 @@ BOOST_FIXTURE_TEST_CASE(list_twins_filters_and_pages, api_fixture) {
   for (const auto& t : r.body.at("items")) {
     got.insert(t.at("$id").get<std::string>());
     BOOST_TEST(t.value("$lifecycle", "") == "active");
-    // Items are twin documents (docs/api.md), not summaries.
+    // Items are summaries from the twins index (docs/api.md): listing
+    // does not wake every twin.
     BOOST_TEST(t.value("$model", "") == bearing_dtmi);
-    BOOST_TEST(t.contains("$revision"), "list item without $revision: " << t.dump());
   }
   BOOST_TEST(got == active);
 

@@ -391,6 +391,23 @@ json problem(const error& e, std::string_view instance, int status) {
     p["rule"] = e.rule;
   if (!e.path.empty())
     p["path"] = e.path;
+  if (!e.source.empty())
+    p["source"] = e.source;
+  if (!e.errors.empty()) {
+    json list = json::array();
+    for (const auto& sub : e.errors) {
+      json item = {{"code", std::string(to_string(sub.code))},
+                   {"detail", sub.message}};
+      if (!sub.rule.empty())
+        item["rule"] = sub.rule;
+      if (!sub.path.empty())
+        item["path"] = sub.path;
+      if (!sub.source.empty())
+        item["source"] = sub.source;
+      list.push_back(std::move(item));
+    }
+    p["errors"] = std::move(list);
+  }
   p["instance"] = std::string(instance);
   return p;
 }

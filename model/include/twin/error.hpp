@@ -10,6 +10,7 @@
 #include <string_view>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace twin {
 
@@ -63,6 +64,12 @@ struct error {
   std::string message;
   std::string rule;
   std::string path;
+  /// Where it came from when several inputs were checked together (e.g. the
+  /// document of a model upload); empty otherwise.
+  std::string source;
+  /// Every individual error when this one summarizes several (a model set
+  /// with errors in several documents); empty otherwise.
+  std::vector<error> errors;
 
   /// "code: message [rule at path]", for logs and CLI output.
   std::string describe() const;
@@ -70,7 +77,7 @@ struct error {
 
 inline error make_error(errc code, std::string message, std::string rule = {},
                         std::string path = {}) {
-  return error{code, std::move(message), std::move(rule), std::move(path)};
+  return error{code, std::move(message), std::move(rule), std::move(path), {}, {}};
 }
 
 /// A value or an error. Deliberately small: `if (!r) return r.error();`.

@@ -284,10 +284,15 @@ void node::get_twin(const request_context& ctx, const std::string& id,
     return reply(st.error());
   if (!is_valid_twin_id(id))
     return reply(make_error(errc::not_found, "twin '" + id + "' does not exist"));
-  if (auto doc = impl_->reads->find(id))
-    return reply(json(*doc));
   detail::twin_read msg{id, std::make_shared<reply_once>(std::move(reply))};
   caf::anon_send(impl_->region_of(id), std::move(msg));
+}
+
+std::shared_ptr<const twin_body>
+node::cached_twin(const request_context& ctx, const std::string& id) {
+  if (!impl_->authorize(ctx, security::action::read))
+    return nullptr;
+  return impl_->reads->find(id);
 }
 
 void node::patch_twin(const request_context& ctx, const std::string& id,

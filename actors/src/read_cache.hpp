@@ -24,6 +24,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "twin/actors/fabric.hpp"
+
 namespace twin::actors::detail {
 
 class read_cache {
@@ -33,30 +35,32 @@ public:
       enabled_(capacity > 0) {
   }
 
-  std::shared_ptr<const nlohmann::json> find(const std::string& id) {
+  /// The cached document (serialized once, when it was filled).
+  std::shared_ptr<const twin_body> find(const std::string& id) {
     if (!enabled_)
       return nullptr;
     auto& s = shard(id);
     std::lock_guard g{s.mtx};
     auto it = s.map.find(id);
-    return it == s.map.end() ? nullptr : it->second.doc;
+    return it == s.map.end() ? nullptr : it->second;
   }
 
   void fill(const std::string& id, std::uint64_t revision,
-            std::shared_ptr<const nlohmann::json> doc) {
+            const nlohmann::json& doc) {
     if (!enabled_)
       return;
+    auto body = std::make_shared<const twin_body>(twin_body{doc.dump(), revision});
     auto& s = shard(id);
     std::lock_guard g{s.mtx};
     auto it = s.map.find(id);
     if (it != s.map.end()) {
-      if (it->second.revision <= revision)
-        it->second = entry{revision, std::move(doc)};
+      if (it->second->revision <= revision)
+        it->second = std::move(body);
       return;
     }
     if (s.map.size() >= per_shard_)
       s.map.erase(s.map.begin());
-    s.map.emplace(id, entry{revision, std::move(doc)});
+    s.map.emplace(id, std::move(body));
   }
 
   void invalidate(const std::string& id) {
@@ -69,13 +73,9 @@ public:
 
 private:
   static constexpr std::size_t shards = 64;
-  struct entry {
-    std::uint64_t revision = 0;
-    std::shared_ptr<const nlohmann::json> doc;
-  };
   struct shard_t {
     std::mutex mtx;
-    std::unordered_map<std::string, entry> map;
+    std::unordered_map<std::string, std::shared_ptr<const twin_body>> map;
   };
   shard_t& shard(const std::string& id) {
     return shards_[std::hash<std::string>{}(id) % shards];

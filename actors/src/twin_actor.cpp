@@ -173,8 +173,7 @@ void release(node_context& ctx, const std::string& id,
              std::vector<pending_reply>& replies) {
   for (auto& p : replies) {
     if (p.cacheable && p.response)
-      ctx.reads->fill(id, p.revision,
-                      std::make_shared<const json>(*p.response));
+      ctx.reads->fill(id, p.revision, *p.response);
     (*p.reply)(std::move(p.response));
   }
   replies.clear();

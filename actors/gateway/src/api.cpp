@@ -657,6 +657,16 @@ outcome api::handle(const request& req, done_fn done) const {
       }
       case route_id::twin: {
         if (req.method == "GET") {
+          if (auto hot = fabric_.cached_twin(ctx, route.param)) {
+            response r;
+            r.status = 200;
+            r.content_type = std::string(json_type);
+            r.body = hot->json;
+            r.headers.emplace_back("ETag",
+                                   "\"" + std::to_string(hot->revision) + "\"");
+            out.now = std::move(r);
+            return out;
+          }
           fabric_.get_twin(ctx, route.param, reply(200, true));
         } else if (req.method == "PUT") {
           auto body = parse_body();

@@ -51,9 +51,28 @@ public:
   virtual ~subscription() = default;
 };
 
+/// A twin document ready to send (the hot read path): the serialized JSON
+/// of a durable state and its revision.
+struct twin_body {
+  std::string json;
+  std::uint64_t revision = 0;
+};
+
 class fabric {
 public:
   virtual ~fabric() = default;
+
+  /// The hot read path of GET /twins/{id}: the latest durable document of
+  /// the twin if the node has it at hand without asking the twin actor,
+  /// else nullptr (then call get_twin). A caller that is not allowed to
+  /// read gets nullptr too, and get_twin reports the refusal. Never blocks;
+  /// answers on the calling thread.
+  virtual std::shared_ptr<const twin_body>
+  cached_twin(const request_context& ctx, const std::string& id) {
+    (void) ctx;
+    (void) id;
+    return nullptr;
+  }
 
   // -- twins -----------------------------------------------------------------
   /// PUT /twins/{id}: body {"$model": DTMI, "properties": {...}}.

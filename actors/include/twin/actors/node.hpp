@@ -59,6 +59,8 @@ public:
                    json body, reply_fn reply) override;
   void get_twin(const request_context& ctx, const std::string& id,
                 reply_fn reply) override;
+  std::shared_ptr<const twin_body>
+  cached_twin(const request_context& ctx, const std::string& id) override;
   void patch_twin(const request_context& ctx, const std::string& id,
                   json merge_patch, std::optional<std::uint64_t> if_match,
                   reply_fn reply) override;

@@ -157,10 +157,13 @@ std::string_view to_string(event_type t) noexcept {
 namespace {
 
 json lineage_json(const lineage& l) {
+  auto ingest = format_time(l.ingest_time);
+  auto source = l.source_time == l.ingest_time ? ingest
+                                               : format_time(l.source_time);
   json j{{"source", {{"kind", l.source_kind}, {"id", l.source_id}}},
          {"principal", l.principal},
-         {"sourceTime", format_time(l.source_time)},
-         {"ingestTime", format_time(l.ingest_time)},
+         {"sourceTime", std::move(source)},
+         {"ingestTime", std::move(ingest)},
          {"pipelineVersion", l.pipeline_version},
          {"model", l.model},
          {"requestId", l.request_id}};

@@ -76,8 +76,9 @@ struct twin_actor_state {
 using twin_ptr = caf::stateful_actor<twin_actor_state>*;
 
 std::string encode(const json& j) {
-  auto bytes = json::to_cbor(j);
-  return std::string(bytes.begin(), bytes.end());
+  std::string out;
+  json::to_cbor(j, nlohmann::detail::output_adapter<char>(out));
+  return out;
 }
 
 expected<json> decode(const std::string& bytes) {
@@ -287,7 +288,9 @@ void handle_command(twin_ptr self, twin_command& msg) {
                      || e.type == core::event_type::lifecycle_changed;
     auto j = core::to_json(e);
     s.p().queued_write.events.emplace_back(e.revision, encode(j));
-    s.p().queued_events.push_back(std::move(j));
+    // Kept for the change stream only while someone listens.
+    if (s.ctx->bus->subscribers() > 0)
+      s.p().queued_events.push_back(std::move(j));
     s.st = core::evolve(std::move(s.st), e);
   }
   if (index_changed)

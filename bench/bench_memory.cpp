@@ -40,34 +40,6 @@ const char* model_doc = R"({
 const actors::request_context ctx{
   security::principal{"bench", {security::role::admin}}, "bench"};
 
-void run_window(long count, long window,
-                const std::function<void(long, actors::reply_fn)>& op) {
-  std::mutex m;
-  std::condition_variable cv;
-  long outstanding = 0;
-  long failed = 0;
-  for (long i = 0; i < count; ++i) {
-    {
-      std::unique_lock g{m};
-      cv.wait(g, [&] { return outstanding < window; });
-      ++outstanding;
-    }
-    op(i, [&](expected<json> r) {
-      std::lock_guard g{m};
-      if (!r)
-        ++failed;
-      --outstanding;
-      cv.notify_all();
-    });
-  }
-  std::unique_lock g{m};
-  cv.wait(g, [&] { return outstanding == 0; });
-  if (failed) {
-    std::fprintf(stderr, "%ld operations failed\n", failed);
-    std::exit(1);
-  }
-}
-
 std::unique_ptr<actors::node> start(const std::string& dir, long twins) {
   actors::node_options o;
   o.data_dir = dir;
@@ -103,7 +75,7 @@ int main(int argc, char** argv) {
       p.set_value();
     });
     p.get_future().get();
-    run_window(twins, 2048, [&](long i, actors::reply_fn f) {
+    bench::run_window(twins, 2048, [&](long i, actors::reply_fn f) {
       json props{{"p0", 1.5 * i}, {"p1", 2.5},   {"p2", 3.5},  {"p3", 4.5},
                  {"p4", 5.5},     {"p5", i},     {"p6", 42},   {"p7", true},
                  {"p8", "pump"},  {"p9", "hall-" + std::to_string(i % 10)}};
@@ -123,11 +95,11 @@ int main(int argc, char** argv) {
   auto n = start(dir.path.string(), twins);
   long rss0 = bench::rss_bytes();
   long half = twins / 2;
-  run_window(half, 1024, [&](long i, actors::reply_fn f) {
+  bench::run_window(half, 1024, [&](long i, actors::reply_fn f) {
     n->get_twin(ctx, "pump-" + std::to_string(i), f);
   });
   long rss_half = bench::rss_bytes();
-  run_window(twins - half, 1024, [&](long i, actors::reply_fn f) {
+  bench::run_window(twins - half, 1024, [&](long i, actors::reply_fn f) {
     n->get_twin(ctx, "pump-" + std::to_string(half + i), f);
   });
   long rss_full = bench::rss_bytes();

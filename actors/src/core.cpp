@@ -420,6 +420,15 @@ lineage make_lineage(const twin_state& s, const command& cmd,
   return l;
 }
 
+/// The next event of a twin: its type, revision and ingest time.
+event next_event(const twin_state& s, const command& cmd, event_type type) {
+  event e;
+  e.type = type;
+  e.revision = s.revision + 1;
+  e.time = cmd.now;
+  return e;
+}
+
 decision reject(error e) {
   decision d;
   d.rejection = std::move(e);
@@ -470,10 +479,7 @@ decision decide_create(const twin_state& s, const command& cmd,
     if (!st)
       return reject(rebase_path(st.error(), name, "/properties/" + name));
   }
-  event e;
-  e.type = event_type::twin_created;
-  e.revision = s.revision + 1;
-  e.time = cmd.now;
+  auto e = next_event(s, cmd, event_type::twin_created);
   e.model = c.model;
   e.properties = c.properties;
   twin_state tmp = s;
@@ -528,10 +534,7 @@ decision decide_patch(const twin_state& s, const command& cmd,
   decision d;
   if (changes.empty())
     return d;
-  event e;
-  e.type = event_type::property_updated;
-  e.revision = s.revision + 1;
-  e.time = cmd.now;
+  auto e = next_event(s, cmd, event_type::property_updated);
   e.properties = std::move(changes);
   e.source = make_lineage(s, cmd, "principal", cmd.principal, cmd.now,
                           rest_pipeline);
@@ -579,10 +582,7 @@ decision decide_ingest(const twin_state& s, const command& cmd,
     return reject(make_error(errc::internal,
                              "model '" + s.model.str() + "' of twin '" + s.id
                                + "' is not loaded"));
-  event e;
-  e.type = event_type::telemetry_received;
-  e.revision = s.revision + 1;
-  e.time = cmd.now;
+  auto e = next_event(s, cmd, event_type::telemetry_received);
   for (auto& [name, value] : in.values.items()) {
     auto st = model::check_telemetry(*models.itf, models.known, name, value);
     if (!st)
@@ -615,10 +615,7 @@ decision decide_transition(const twin_state& s, const command& cmd,
                                + std::string{to_string(s.life)} + " to "
                                + std::string{to_string(t.to)},
                              "lifecycle-table", "/to"));
-  event e;
-  e.type = event_type::lifecycle_changed;
-  e.revision = s.revision + 1;
-  e.time = cmd.now;
+  auto e = next_event(s, cmd, event_type::lifecycle_changed);
   e.from = s.life;
   e.to = t.to;
   e.reason = t.reason;

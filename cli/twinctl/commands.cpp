@@ -479,8 +479,12 @@ int lineage(session& s, const std::string& twin, const std::string& property,
 
 // -- governance -------------------------------------------------------------
 
-int audit_list(session& s, long long from, int limit) {
-  std::string target = "/api/v1/audit";
+namespace {
+
+/// GET `target`?from=&limit= and print its "items" as a table of `columns`
+/// (each a member of the item), or the body as JSON.
+int list_items(session& s, std::string target, long long from, int limit,
+               const std::vector<std::string>& columns) {
   if (from >= 0)
     add_query(target, "from", std::to_string(from));
   if (limit > 0)
@@ -492,14 +496,25 @@ int audit_list(session& s, long long from, int limit) {
     print_body(*r);
     return exit_ok;
   }
-  table tbl({"seq", "time", "principal", "action", "target", "detail"});
+  table tbl(columns);
   auto j = r->json();
   if (j.is_object() && j.contains("items"))
-    for (const auto& a : j["items"])
-      tbl.add({cell(a, "seq"), cell(a, "time"), cell(a, "principal"),
-               cell(a, "action"), cell(a, "target"), cell(a, "detail")});
+    for (const auto& item : j["items"]) {
+      std::vector<std::string> row;
+      row.reserve(columns.size());
+      for (const auto& c : columns)
+        row.push_back(cell(item, c.c_str()));
+      tbl.add(std::move(row));
+    }
   tbl.print(std::cout);
   return exit_ok;
+}
+
+} // namespace
+
+int audit_list(session& s, long long from, int limit) {
+  return list_items(s, "/api/v1/audit", from, limit,
+                    {"seq", "time", "principal", "action", "target", "detail"});
 }
 
 int audit_verify(session& s) {
@@ -524,28 +539,9 @@ int audit_verify(session& s) {
 }
 
 int alerts_list(session& s, long long from, int limit) {
-  std::string target = "/api/v1/alerts";
-  if (from >= 0)
-    add_query(target, "from", std::to_string(from));
-  if (limit > 0)
-    add_query(target, "limit", std::to_string(limit));
-  auto r = s.call("GET", target);
-  if (!r)
-    return s.failure_code();
-  if (s.json_output()) {
-    print_body(*r);
-    return exit_ok;
-  }
-  table tbl({"seq", "time", "severity", "type", "twin", "source", "cause",
-             "detail"});
-  auto j = r->json();
-  if (j.is_object() && j.contains("items"))
-    for (const auto& a : j["items"])
-      tbl.add({cell(a, "seq"), cell(a, "time"), cell(a, "severity"),
-               cell(a, "type"), cell(a, "twin"), cell(a, "source"),
-               cell(a, "cause"), cell(a, "detail")});
-  tbl.print(std::cout);
-  return exit_ok;
+  return list_items(s, "/api/v1/alerts", from, limit,
+                    {"seq", "time", "severity", "type", "twin", "source",
+                     "cause", "detail"});
 }
 
 int telemetry_send(session& s, const telemetry_args& a) {

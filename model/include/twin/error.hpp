@@ -105,6 +105,14 @@ private:
   std::variant<T, twin::error> data_;
 };
 
+/// Prints "ok" or the error (for logs and test failure messages).
+template <class T>
+std::ostream& operator<<(std::ostream& os, const expected<T>& x) {
+  if (x)
+    return os << "ok";
+  return os << x.error().describe();
+}
+
 /// Success or an error, for operations without a value.
 struct ok_t {};
 using status = expected<ok_t>;

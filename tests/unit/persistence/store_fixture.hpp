@@ -14,7 +14,6 @@
 #include <rocksdb/db.h>
 
 #include "twin/persistence/store.hpp"
-#include "print.hpp"
 
 namespace twin::persistence::test {
 

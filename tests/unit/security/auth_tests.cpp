@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "twin/security/auth.hpp"
-#include "print.hpp"
 
 using namespace twin;
 using namespace twin::security;

@@ -106,7 +106,10 @@ void route(region_ptr self, const std::string& id, caf::message msg) {
 
 caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
                         std::size_t shard) {
-  return sys.spawn([ctx, shard](region_ptr self) -> caf::behavior {
+  // Arguments go through spawn, not a capture: CAF 0.17 dereferences a null
+  // tuple pointer for argument-less function actors (UBSan reports it).
+  auto fn = [](region_ptr self, node_context* ctx,
+               std::size_t shard) -> caf::behavior {
     self->state.ctx = ctx;
     self->state.shard = shard;
     self->set_down_handler([self](caf::down_msg& dm) {
@@ -211,7 +214,8 @@ caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
         self->delayed_send(self, tick, region_tick{});
       },
     };
-  });
+  };
+  return sys.spawn(fn, ctx, shard);
 }
 
 } // namespace twin::actors::detail

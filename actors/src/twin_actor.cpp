@@ -403,10 +403,11 @@ caf::behavior twin_behavior(twin_ptr self, node_context* ctx, caf::actor region,
 caf::actor spawn_twin(caf::event_based_actor* parent, node_context* ctx,
                       std::string id) {
   auto region = caf::actor_cast<caf::actor>(parent);
-  return parent->spawn<caf::lazy_init + caf::monitored>(
-    [ctx, region, id = std::move(id)](twin_ptr self) mutable {
-      return twin_behavior(self, ctx, std::move(region), std::move(id));
-    });
+  // Arguments go through spawn, not a capture: CAF 0.17 dereferences a null
+  // tuple pointer for argument-less function actors (UBSan reports it).
+  return parent->spawn<caf::lazy_init + caf::monitored>(twin_behavior, ctx,
+                                                        std::move(region),
+                                                        std::move(id));
 }
 
 void publish_alert(node_context& ctx, const json& stored_alert) {

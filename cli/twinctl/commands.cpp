@@ -463,10 +463,12 @@ int lineage(session& s, const std::string& twin, const std::string& property,
              "source time", "pipeline", "model", "request id"});
   if (j.is_object() && j.contains("items"))
     for (const auto& e : j["items"]) {
+      // Properties are in "changes", telemetry values in "telemetry".
       std::string value = "-";
-      if (auto c = e.find("changes"); c != e.end() && c->is_object()
-                                      && c->contains(property))
-        value = cell((*c)[property]);
+      for (const char* key : {"changes", "telemetry"})
+        if (auto c = e.find(key); c != e.end() && c->is_object()
+                                  && c->contains(property))
+          value = cell((*c)[property]);
       const json lin = e.value("lineage", json::object());
       tbl.add({cell(e, "revision"), cell(e, "type"), cell(e, "time"), value,
                source_of(lin), cell(lin, "principal"), cell(lin, "sourceTime"),

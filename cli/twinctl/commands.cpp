@@ -315,16 +315,30 @@ int model_validate(const std::vector<std::string>& paths) {
 
 // -- twins ------------------------------------------------------------------
 
-int twin_create(session& s, const twin_create_args& a) {
-  json props = json::object();
-  if (!a.properties.empty()) {
-    props = parse_json_argument("--properties", a.properties);
-    if (!props.is_object())
-      throw usage_error("--properties must be a JSON object");
+namespace {
+
+/// A JSON object from `--FLAG JSON` (optional) overlaid with `--set
+/// NAME=VALUE` assignments.
+json object_argument(const char* flag, const std::string& text,
+                     const std::vector<std::string>& assignments,
+                     const char* what) {
+  json obj = json::object();
+  if (!text.empty()) {
+    obj = parse_json_argument(flag, text);
+    if (!obj.is_object())
+      throw usage_error(std::string(flag) + " must be " + what);
   }
-  const json sets = parse_assignments(a.sets);
+  const json sets = parse_assignments(assignments);
   for (const auto& [k, v] : sets.items())
-    props[k] = v;
+    obj[k] = v;
+  return obj;
+}
+
+} // namespace
+
+int twin_create(session& s, const twin_create_args& a) {
+  json props = object_argument("--properties", a.properties, a.sets,
+                               "a JSON object");
   json body = {{"$model", a.model}, {"properties", props}};
   auto r = s.call("PUT", twin_path(a.id), body);
   if (!r)
@@ -402,15 +416,8 @@ int twin_list(session& s, const twin_list_args& a) {
 }
 
 int twin_patch(session& s, const twin_patch_args& a) {
-  json patch = json::object();
-  if (!a.patch.empty()) {
-    patch = parse_json_argument("--patch", a.patch);
-    if (!patch.is_object())
-      throw usage_error("--patch must be a JSON object (a merge patch)");
-  }
-  const json sets = parse_assignments(a.sets);
-  for (const auto& [k, v] : sets.items())
-    patch[k] = v;
+  json patch = object_argument("--patch", a.patch, a.sets,
+                               "a JSON object (a merge patch)");
   if (patch.empty())
     throw usage_error("nothing to patch: give --set NAME=VALUE or --patch JSON");
   twin::http::header_list h;

@@ -88,11 +88,9 @@ async function loadFleet() {
     rows.replaceChildren(...(page.items || []).map((t) => el('tr', {},
       el('td', {}, el('a', { href: '#/twin/' + encodeURIComponent(t.$id) }, t.$id)),
       el('td', {}, t.$model),
-      el('td', {}, el('span', { class: 'badge ' + t.$lifecycle }, t.$lifecycle)),
-      el('td', {}, fmt(t.$revision)),
-      el('td', {}, time(t.$updatedAt)))));
+      el('td', {}, el('span', { class: 'badge ' + t.$lifecycle }, t.$lifecycle)))));
     if (!page.items || page.items.length === 0)
-      rows.replaceChildren(el('tr', {}, el('td', { colspan: '5', class: 'muted' }, 'no twins')));
+      rows.replaceChildren(el('tr', {}, el('td', { colspan: '3', class: 'muted' }, 'no twins')));
     state.fleetTokens.length = state.fleetPage + 1;
     if (page.nextPageToken) state.fleetTokens.push(page.nextPageToken);
     $('fleet-next').disabled = !page.nextPageToken;

@@ -334,13 +334,9 @@ json object_argument(const char* flag, const std::string& text,
   return obj;
 }
 
-} // namespace
-
-int twin_create(session& s, const twin_create_args& a) {
-  json props = object_argument("--properties", a.properties, a.sets,
-                               "a JSON object");
-  json body = {{"$model", a.model}, {"properties", props}};
-  auto r = s.call("PUT", twin_path(a.id), body);
+/// Prints a twin document answered by a call (table or JSON), or returns
+/// the call's failure code.
+int show_twin(session& s, const std::optional<twin::http::response>& r) {
   if (!r)
     return s.failure_code();
   if (s.json_output())
@@ -350,15 +346,17 @@ int twin_create(session& s, const twin_create_args& a) {
   return exit_ok;
 }
 
+} // namespace
+
+int twin_create(session& s, const twin_create_args& a) {
+  json props = object_argument("--properties", a.properties, a.sets,
+                               "a JSON object");
+  json body = {{"$model", a.model}, {"properties", props}};
+  return show_twin(s, s.call("PUT", twin_path(a.id), body));
+}
+
 int twin_get(session& s, const std::string& id) {
-  auto r = s.call("GET", twin_path(id));
-  if (!r)
-    return s.failure_code();
-  if (s.json_output())
-    print_body(*r);
-  else
-    print_twin(r->json());
-  return exit_ok;
+  return show_twin(s, s.call("GET", twin_path(id)));
 }
 
 int twin_list(session& s, const twin_list_args& a) {
@@ -427,14 +425,7 @@ int twin_patch(session& s, const twin_patch_args& a) {
       rev = "\"" + rev + "\"";
     h.emplace_back("If-Match", rev);
   }
-  auto r = s.call("PATCH", twin_path(a.id), patch, h);
-  if (!r)
-    return s.failure_code();
-  if (s.json_output())
-    print_body(*r);
-  else
-    print_twin(r->json());
-  return exit_ok;
+  return show_twin(s, s.call("PATCH", twin_path(a.id), patch, h));
 }
 
 int lifecycle(session& s, const std::string& twin, const std::string& to,

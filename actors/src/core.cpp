@@ -148,8 +148,18 @@ std::string_view to_string(event_type t) noexcept {
     case event_type::property_updated: return "property_updated";
     case event_type::telemetry_received: return "telemetry_received";
     case event_type::lifecycle_changed: return "lifecycle_changed";
+    case event_type::connectivity_changed: return "connectivity_changed";
   }
   return "property_updated";
+}
+
+std::string_view to_string(connectivity c) noexcept {
+  switch (c) {
+    case connectivity::unknown: return "unknown";
+    case connectivity::online: return "online";
+    case connectivity::offline: return "offline";
+  }
+  return "unknown";
 }
 
 // -- JSON forms ---------------------------------------------------------------
@@ -169,6 +179,8 @@ json lineage_json(const lineage& l) {
          {"requestId", l.request_id}};
   if (l.sequence)
     j["sequence"] = *l.sequence;
+  if (!l.origin.is_null())
+    j["origin"] = l.origin;
   return j;
 }
 
@@ -260,6 +272,10 @@ json to_json(const event& e) {
       j["to"] = to_string(e.to);
       j["reason"] = e.reason;
       break;
+    case event_type::connectivity_changed:
+      j["connectivity"] = to_string(e.link);
+      j["reason"] = e.reason;
+      break;
   }
   return j;
 }
@@ -277,6 +293,8 @@ expected<event> event_from_json(const json& j) {
       e.type = event_type::telemetry_received;
     else if (type == "lifecycle_changed")
       e.type = event_type::lifecycle_changed;
+    else if (type == "connectivity_changed")
+      e.type = event_type::connectivity_changed;
     else
       return make_error(errc::corruption, "unknown event type " + type);
     auto t = time_field(j, "time");
@@ -298,6 +316,16 @@ expected<event> event_from_json(const json& j) {
       e.to = *to;
       e.reason = j.value("reason", "");
     }
+    if (e.type == event_type::connectivity_changed) {
+      auto c = j.at("connectivity").get<std::string>();
+      if (c == "online")
+        e.link = connectivity::online;
+      else if (c == "offline")
+        e.link = connectivity::offline;
+      else
+        return make_error(errc::corruption, "bad connectivity in event");
+      e.reason = j.value("reason", "");
+    }
     const auto& l = j.at("lineage");
     e.source.source_kind = l.at("source").at("kind").get<std::string>();
     e.source.source_id = l.at("source").at("id").get<std::string>();
@@ -313,6 +341,8 @@ expected<event> event_from_json(const json& j) {
     e.source.request_id = l.at("requestId").get<std::string>();
     if (auto sq = l.find("sequence"); sq != l.end())
       e.source.sequence = sq->get<std::int64_t>();
+    if (auto o = l.find("origin"); o != l.end())
+      e.source.origin = *o;
     return e;
   } catch (const std::exception& ex) {
     return make_error(errc::corruption,
@@ -325,14 +355,18 @@ const value_entry* twin_state::property(std::string_view name) const noexcept {
 }
 
 json to_json(const twin_state& s) {
-  return json{{"$id", s.id},
-              {"$model", s.model.str()},
-              {"$lifecycle", to_string(s.life)},
-              {"$revision", s.revision},
-              {"$createdAt", format_time(s.created_at)},
-              {"$updatedAt", format_time(s.updated_at)},
-              {"properties", values_json(s.properties)},
-              {"telemetry", values_json(s.telemetry)}};
+  json j{{"$id", s.id},
+         {"$model", s.model.str()},
+         {"$lifecycle", to_string(s.life)},
+         {"$revision", s.revision},
+         {"$createdAt", format_time(s.created_at)},
+         {"$updatedAt", format_time(s.updated_at)},
+         {"properties", values_json(s.properties)},
+         {"telemetry", values_json(s.telemetry)}};
+  if (s.link != connectivity::unknown)
+    j["$connectivity"] = json{{"state", to_string(s.link)},
+                              {"since", format_time(s.link_since)}};
+  return j;
 }
 
 json snapshot_json(const twin_state& s) {
@@ -372,6 +406,16 @@ expected<twin_state> state_from_snapshot(const json& j) {
     if (auto it = j.find("$lastSequence"); it != j.end())
       for (auto& [src, n] : it->items())
         s.last_sequence.emplace_back(src, n.get<std::int64_t>());
+    if (auto it = j.find("$connectivity"); it != j.end()) {
+      auto st = it->at("state").get<std::string>();
+      s.link = st == "online"    ? connectivity::online
+               : st == "offline" ? connectivity::offline
+                                 : connectivity::unknown;
+      auto since = time_field(*it, "since");
+      if (!since)
+        return since.error();
+      s.link_since = *since;
+    }
     return s;
   } catch (const std::exception& ex) {
     return make_error(errc::corruption,
@@ -598,6 +642,26 @@ decision decide_ingest(const twin_state& s, const command& cmd,
                           in.pipeline_version.empty() ? rest_pipeline
                                                       : in.pipeline_version);
   e.source.sequence = in.sequence;
+  e.source.origin = in.origin;
+  decision d;
+  d.events.push_back(std::move(e));
+  return d;
+}
+
+decision decide_connectivity(const twin_state& s, const command& cmd,
+                             const set_connectivity& c) {
+  auto to = c.online ? connectivity::online : connectivity::offline;
+  if (s.link == to)
+    return decision{}; // already so: nothing to record
+  auto e = next_event(s, cmd, event_type::connectivity_changed);
+  e.link = to;
+  e.reason = c.reason;
+  e.source = make_lineage(s, cmd, "sensor",
+                          c.source.empty() ? cmd.principal : c.source,
+                          c.source_time.value_or(cmd.now),
+                          c.pipeline_version.empty() ? rest_pipeline
+                                                     : c.pipeline_version);
+  e.source.origin = c.origin;
   decision d;
   d.events.push_back(std::move(e));
   return d;
@@ -639,6 +703,8 @@ decision decide(const twin_state& state, const command& cmd,
     return decide_patch(state, cmd, *p, models);
   if (auto i = std::get_if<ingest_values>(&cmd.body))
     return decide_ingest(state, cmd, *i, models);
+  if (auto c = std::get_if<set_connectivity>(&cmd.body))
+    return decide_connectivity(state, cmd, *c);
   return decide_transition(state, cmd, std::get<transition>(cmd.body));
 }
 
@@ -686,6 +752,10 @@ twin_state evolve(twin_state s, const event& e) {
     }
     case event_type::lifecycle_changed:
       s.life = e.to;
+      break;
+    case event_type::connectivity_changed:
+      s.link = e.link;
+      s.link_since = e.source.source_time;
       break;
   }
   s.revision = e.revision;

@@ -73,8 +73,8 @@ node_metrics::node_metrics(prometheus::Registry& r)
                   .Help("Bytes written by the store")
                   .Register(r)
                   .Add({})) {
-  const char* kinds[4] = {"create", "patch", "ingest", "lifecycle"};
-  for (std::size_t k = 0; k < 4; ++k) {
+  const char* kinds[5] = {"create", "patch", "ingest", "lifecycle", "connectivity"};
+  for (std::size_t k = 0; k < 5; ++k) {
     command_counters[k][0]
       = &commands.Add({{"command", kinds[k]}, {"outcome", "accepted"}});
     command_counters[k][1]
@@ -343,6 +343,33 @@ void node::ingest(const request_context& ctx, const std::string& id,
     in.pipeline_version = pv->get<std::string>();
   }
   impl_->send_command(ctx, id, std::move(in), std::move(reply));
+}
+
+void node::ingest_data(const request_context& ctx, const std::string& id,
+                       device_data data, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::ingest); !st)
+    return reply(st.error());
+  core::ingest_values in;
+  in.values = std::move(data.values);
+  in.source_time = data.source_time_ms;
+  in.source = std::move(data.source);
+  in.pipeline_version = std::move(data.pipeline_version);
+  in.origin = std::move(data.origin);
+  impl_->send_command(ctx, id, std::move(in), std::move(reply));
+}
+
+void node::set_connectivity(const request_context& ctx, const std::string& id,
+                            connectivity_update u, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::ingest); !st)
+    return reply(st.error());
+  core::set_connectivity c;
+  c.online = u.online;
+  c.reason = std::move(u.reason);
+  c.source = std::move(u.source);
+  c.source_time = u.source_time_ms;
+  c.pipeline_version = std::move(u.pipeline_version);
+  c.origin = std::move(u.origin);
+  impl_->send_command(ctx, id, std::move(c), std::move(reply));
 }
 
 void node::transition(const request_context& ctx, const std::string& id,

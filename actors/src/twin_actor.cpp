@@ -158,7 +158,8 @@ json audit_record(const core::command& cmd, const std::string& twin,
                     {"reason", e.reason}};
       break;
     case core::event_type::telemetry_received:
-      return nullptr; // device data is lineage, not audit
+    case core::event_type::connectivity_changed:
+      return nullptr; // device data and status are lineage, not audit
   }
   return json{{"time", core::format_time(cmd.now)},
               {"principal", cmd.principal},
@@ -264,7 +265,7 @@ void handle_command(twin_ptr self, twin_command& msg) {
   core::model_context mc{itf.get(), s.ctx->models};
   auto d = core::decide(s.st, msg.cmd, mc);
   // Index into node_metrics::command_counters: the variant's order is
-  // create, patch, ingest, lifecycle.
+  // create, patch, ingest, lifecycle, connectivity.
   auto kind = msg.cmd.body.index();
   if (d.raised) {
     m.rejected_device_data.Increment();
@@ -299,6 +300,10 @@ void handle_command(twin_ptr self, twin_command& msg) {
   if (std::holds_alternative<core::ingest_values>(msg.cmd.body))
     response = json{{"revision", s.st.revision},
                     {"applied", !d.events.empty()}};
+  else if (std::holds_alternative<core::set_connectivity>(msg.cmd.body))
+    response = json{{"revision", s.st.revision},
+                    {"applied", !d.events.empty()},
+                    {"connectivity", core::to_string(s.st.link)}};
   else
     response = core::to_json(s.st);
   s.p().queued_replies.push_back({msg.reply, std::move(response)});

@@ -349,6 +349,57 @@ BOOST_AUTO_TEST_CASE(events_and_snapshots_round_trip_through_json) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(connectivity_is_recorded_once_per_change_and_not_a_lifecycle) {
+  fixture f;
+  f.create();
+  f.move_to(lifecycle::active);
+  BOOST_TEST(!to_json(f.st).contains("$connectivity"));
+  set_connectivity off;
+  off.online = false;
+  off.reason = "NDEATH bdSeq 4";
+  off.source = "spBv1.0/PlantA/Turbine07";
+  off.pipeline_version = "tagmap/1";
+  off.origin = json{{"protocol", "sparkplugB"}, {"bdSeq", 4}};
+  auto d = f.run(off, "sparkplug-host");
+  BOOST_REQUIRE(!d.rejection);
+  BOOST_REQUIRE_EQUAL(d.events.size(), 1u);
+  BOOST_TEST(d.events[0].type == event_type::connectivity_changed);
+  BOOST_TEST(d.events[0].source.origin == off.origin);
+  BOOST_TEST(f.st.link == connectivity::offline);
+  BOOST_TEST(f.st.life == lifecycle::active);
+  auto j = to_json(f.st);
+  BOOST_TEST(j["$connectivity"]["state"] == "offline");
+  // Already offline: no second event.
+  BOOST_TEST(f.run(off).events.empty());
+  // Data is still accepted while offline (late or buffered values).
+  ingest_values in;
+  in.values = json{{"temperature", 41.0}};
+  BOOST_TEST(!f.run(in).rejection);
+  set_connectivity on;
+  on.online = true;
+  on.reason = "NBIRTH";
+  BOOST_TEST(f.run(on).events.size() == 1u);
+  BOOST_TEST(f.st.link == connectivity::online);
+  // Round trips: event JSON (with origin) and snapshot.
+  auto back = event_from_json(to_json(d.events[0]));
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->link == connectivity::offline);
+  BOOST_TEST(back->reason == "NDEATH bdSeq 4");
+  BOOST_TEST(back->source.origin == off.origin);
+  auto snap = state_from_snapshot(snapshot_json(f.st));
+  BOOST_REQUIRE(snap.has_value());
+  BOOST_TEST(snapshot_json(*snap) == snapshot_json(f.st));
+}
+
+BOOST_AUTO_TEST_CASE(connectivity_of_a_missing_twin_is_not_found) {
+  fixture f;
+  set_connectivity off;
+  off.online = false;
+  auto d = f.run(off);
+  BOOST_REQUIRE(d.rejection);
+  BOOST_TEST(d.rejection->code == errc::not_found);
+}
+
 BOOST_AUTO_TEST_CASE(merge_patch_follows_rfc_7386) {
   auto r = merge_patch(json{{"a", "b"}, {"c", {{"d", "e"}, {"f", "g"}}}},
                        json{{"a", "z"}, {"c", {{"f", nullptr}}}});

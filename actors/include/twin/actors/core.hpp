@@ -69,8 +69,11 @@ struct lineage {
   /// The twin's model DTMI when the event was decided.
   std::string model;
   std::string request_id;
-  /// Device / Sparkplug sequence, if any.
+  /// Device sequence used by the replay guard, if any.
   std::optional<std::int64_t> sequence;
+  /// Protocol-specific provenance (e.g. Sparkplug B: group, edge node,
+  /// device, seq, bdSeq and the metric behind each value); null if none.
+  json origin;
 };
 
 enum class event_type : std::uint8_t {
@@ -78,9 +81,16 @@ enum class event_type : std::uint8_t {
   property_updated,
   telemetry_received,
   lifecycle_changed,
+  /// The device behind the twin went offline or came back (Sparkplug
+  /// DEATH/BIRTH). Not a lifecycle change: data keeps being accepted.
+  connectivity_changed,
 };
 
 std::string_view to_string(event_type t) noexcept;
+
+/// Whether the twin's device is connected, as far as the fabric knows.
+enum class connectivity : std::uint8_t { unknown, online, offline };
+std::string_view to_string(connectivity c) noexcept;
 
 struct event {
   event_type type = event_type::property_updated;
@@ -96,7 +106,10 @@ struct event {
   /// lifecycle_changed.
   lifecycle from = lifecycle::provisioned;
   lifecycle to = lifecycle::provisioned;
+  /// lifecycle_changed and connectivity_changed.
   std::string reason;
+  /// connectivity_changed: the new state.
+  connectivity link = connectivity::unknown;
   lineage source;
 };
 
@@ -143,9 +156,12 @@ struct twin_state {
   /// The model DTMI (interned: shared by every twin of the model).
   name_ref model;
   lifecycle life = lifecycle::provisioned;
+  connectivity link = connectivity::unknown;
   std::uint64_t revision = 0;
   millis created_at = 0;
   millis updated_at = 0;
+  /// When `link` last changed (0: never).
+  millis link_since = 0;
   value_map properties;
   value_map telemetry;
   /// Last device sequence applied per source (replay / duplicate guard).
@@ -180,6 +196,20 @@ struct ingest_values {
   std::string source;
   std::optional<std::int64_t> sequence;
   std::string pipeline_version;
+  /// Protocol provenance copied into the lineage (see lineage::origin).
+  json origin;
+};
+
+/// The device went offline / came back. A no-op (no event) when the twin
+/// is already in that state.
+struct set_connectivity {
+  bool online = true;
+  std::string reason;
+  /// Who says so (e.g. "spBv1.0/PlantA/Turbine07/Gearbox_BearingA").
+  std::string source;
+  std::optional<millis> source_time;
+  std::string pipeline_version;
+  json origin;
 };
 
 struct transition {
@@ -187,8 +217,8 @@ struct transition {
   std::string reason;
 };
 
-using command_body =
-  std::variant<create_twin, patch_properties, ingest_values, transition>;
+using command_body = std::variant<create_twin, patch_properties, ingest_values,
+                                  transition, set_connectivity>;
 
 struct command {
   command_body body;

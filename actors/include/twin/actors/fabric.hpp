@@ -45,6 +45,35 @@ struct list_query {
   std::size_t limit = 100; ///< 1..1000
 };
 
+/// Device data from an in-process adapter (the Sparkplug B host): what
+/// POST /telemetry carries, already parsed.
+struct device_data {
+  json values = json::object();
+  std::optional<std::int64_t> source_time_ms;
+  std::string source;            ///< e.g. "spBv1.0/PlantA/Turbine07/Gearbox_BearingA"
+  std::string pipeline_version;  ///< e.g. "tagmap/2026.11.1"
+  json origin;                   ///< protocol provenance, into the lineage
+};
+
+/// The device behind a twin went offline or came back.
+struct connectivity_update {
+  bool online = true;
+  std::string reason;
+  std::string source;
+  std::optional<std::int64_t> source_time_ms;
+  std::string pipeline_version;
+  json origin;
+};
+
+/// GET /twins/{id}/history.
+struct history_request {
+  std::string name;                   ///< property or telemetry name
+  std::optional<std::int64_t> from_ms; ///< default: to - 1 h
+  std::optional<std::int64_t> to_ms;   ///< default: now
+  std::string resolution = "auto";    ///< raw | 1m | 1h | auto
+  std::size_t limit = 10000;          ///< 1..100000
+};
+
 /// A live subscription to the change stream; unsubscribes when destroyed.
 class subscription {
 public:
@@ -99,6 +128,29 @@ public:
                        reply_fn reply) = 0;
   virtual void list_twins(const request_context& ctx, list_query q,
                           reply_fn reply) = 0;
+
+  /// Device data from an in-process adapter; same checks and answer as
+  /// ingest. Requires ingest.
+  virtual void ingest_data(const request_context& ctx, const std::string& id,
+                           device_data data, reply_fn reply) {
+    (void) ctx, (void) id, (void) data;
+    reply(make_error(errc::unavailable, "device data is not supported here"));
+  }
+  /// Marks the twin's device online/offline (`$connectivity`); answers
+  /// {"revision", "applied", "connectivity"}. Requires ingest.
+  virtual void set_connectivity(const request_context& ctx,
+                                const std::string& id, connectivity_update u,
+                                reply_fn reply) {
+    (void) ctx, (void) id, (void) u;
+    reply(make_error(errc::unavailable, "connectivity is not supported here"));
+  }
+  /// GET /twins/{id}/history (docs/api.md). Served from the store: a
+  /// passive twin is queryable. Requires read.
+  virtual void history(const request_context& ctx, const std::string& id,
+                       history_request q, reply_fn reply) {
+    (void) ctx, (void) id, (void) q;
+    reply(make_error(errc::unavailable, "history is not supported here"));
+  }
 
   // -- models ----------------------------------------------------------------
   virtual void add_models(const request_context& ctx, json body,

@@ -66,6 +66,10 @@ public:
                   reply_fn reply) override;
   void ingest(const request_context& ctx, const std::string& id, json body,
               reply_fn reply) override;
+  void ingest_data(const request_context& ctx, const std::string& id,
+                   device_data data, reply_fn reply) override;
+  void set_connectivity(const request_context& ctx, const std::string& id,
+                        connectivity_update u, reply_fn reply) override;
   void transition(const request_context& ctx, const std::string& id,
                   json body, reply_fn reply) override;
   void lineage(const request_context& ctx, const std::string& id,

@@ -1,6 +1,8 @@
 #include "commands.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -474,6 +476,72 @@ int lineage(session& s, const std::string& twin, const std::string& property,
                cell(lin, "requestId")});
     }
   tbl.print(std::cout);
+  return exit_ok;
+}
+
+// -- history ------------------------------------------------------------------
+
+std::string resolve_history_time(const std::string& arg, long long now_ms) {
+  if (arg.empty())
+    return arg;
+  if (arg == "now")
+    return std::to_string(now_ms);
+  if (arg.size() >= 3 && arg[0] == '-') {
+    long long n = 0;
+    auto* first = arg.data() + 1;
+    auto* last = arg.data() + arg.size() - 1;
+    auto [p, ec] = std::from_chars(first, last, n);
+    long long unit = 0;
+    switch (arg.back()) {
+      case 's': unit = 1000; break;
+      case 'm': unit = 60'000; break;
+      case 'h': unit = 3'600'000; break;
+      case 'd': unit = 86'400'000; break;
+      default: break;
+    }
+    if (ec != std::errc{} || p != last || unit == 0 || n < 0)
+      throw usage_error("time '" + arg
+                        + "' is not understood: use now, -90s, -30m, -1h, -7d, "
+                          "an RFC 3339 time or milliseconds since the epoch");
+    return std::to_string(now_ms - n * unit);
+  }
+  return arg; // RFC 3339 or epoch ms: the server checks it
+}
+
+int history(session& s, const history_args& a) {
+  using namespace std::chrono;
+  auto now_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  std::string target = twin_path(a.twin) + "/history";
+  add_query(target, "name", a.name);
+  add_query(target, "from", resolve_history_time(a.from, now_ms));
+  add_query(target, "to", resolve_history_time(a.to, now_ms));
+  add_query(target, "resolution", a.resolution);
+  if (a.limit > 0)
+    add_query(target, "limit", std::to_string(a.limit));
+  auto r = s.call("GET", target);
+  if (!r)
+    return s.failure_code();
+  if (s.json_output()) {
+    print_body(*r);
+    return exit_ok;
+  }
+  auto j = r->json();
+  bool raw = j.value("resolution", "raw") == "raw";
+  table tbl(raw ? std::vector<std::string>{"time", "value"}
+                : std::vector<std::string>{"start", "min", "max", "mean",
+                                           "count", "last"});
+  for (const auto& p : j.value("points", json::array())) {
+    if (raw)
+      tbl.add({cell(p, "time"), cell(p, "value")});
+    else
+      tbl.add({cell(p, "start"), cell(p, "min"), cell(p, "max"),
+               cell(p, "mean"), cell(p, "count"), cell(p, "last")});
+  }
+  tbl.print(std::cout);
+  std::cerr << j.value("points", json::array()).size() << " points, resolution "
+            << j.value("resolution", "?")
+            << (j.value("truncated", false) ? " (truncated: raise --limit)" : "")
+            << '\n';
   return exit_ok;
 }
 

@@ -115,6 +115,20 @@ int lifecycle(session& s, const std::string& twin, const std::string& to,
 int lineage(session& s, const std::string& twin, const std::string& property,
             const std::string& at);
 
+struct history_args {
+  std::string twin;
+  std::string name;
+  std::string from;        ///< RFC 3339, ms since epoch, "now" or "-1h"/"-30m"/"-7d"
+  std::string to;
+  std::string resolution;  ///< raw | 1m | 1h | auto (default)
+  int limit = 0;
+};
+/// Resolves a history time argument to ms since the epoch relative to
+/// `now_ms`: "now", "-90s", "-30m", "-1h", "-7d", an RFC 3339 time or a
+/// number of ms. Empty stays empty. Throws usage_error.
+std::string resolve_history_time(const std::string& arg, long long now_ms);
+int history(session& s, const history_args& a);
+
 int audit_list(session& s, long long from, int limit);
 int audit_verify(session& s);
 int alerts_list(session& s, long long from, int limit);

@@ -146,6 +146,18 @@ int main(int argc, char** argv) {
   lin->add_option("--at", lin_at, "Only the event in force at this RFC 3339 instant");
   lin->callback([&] { run = [&](auto& s) { return lineage(s(), lin_twin, lin_prop, lin_at); }; });
 
+  // -- history --------------------------------------------------------------
+  history_args hist;
+  auto* hc = app.add_subcommand("history", "Past values of a property or telemetry (raw or 1m/1h rollups)");
+  hc->add_option("twin", hist.twin, "Twin id")->required();
+  hc->add_option("name", hist.name, "Property or telemetry name")->required();
+  hc->add_option("--from", hist.from, "Start: now, -30m, -1h, -7d, RFC 3339 or epoch ms (default: to - 1h)");
+  hc->add_option("--to", hist.to, "End (default: now)");
+  hc->add_option("--resolution", hist.resolution, "raw, 1m, 1h or auto (default: by range)")
+    ->check(CLI::IsMember({"raw", "1m", "1h", "auto"}));
+  hc->add_option("--limit", hist.limit, "At most this many points (default 10000)");
+  hc->callback([&] { run = [&](auto& s) { return history(s(), hist); }; });
+
   // -- audit ----------------------------------------------------------------
   auto* audit = app.add_subcommand("audit", "Read and verify the audit log");
   audit->require_subcommand(1);

@@ -84,6 +84,7 @@ enum class route_id {
   twin_telemetry,
   twin_lifecycle,
   twin_lineage,
+  twin_history,
   models,
   model,
   audit,
@@ -205,6 +206,9 @@ route_info match(const std::vector<std::string>& seg) {
           true, seg[3]);
     else if (seg[4] == "lineage")
       set(route_id::twin_lineage, "/api/v1/twins/{id}/lineage", "GET", true,
+          seg[3]);
+    else if (seg[4] == "history")
+      set(route_id::twin_history, "/api/v1/twins/{id}/history", "GET", true,
           seg[3]);
   }
   return r;
@@ -709,6 +713,35 @@ outcome api::handle(const request& req, done_fn done) const {
         fabric_.lineage(ctx, route.param, param("property").value_or(""),
                         param("at"), reply(200));
         return out;
+      case route_id::twin_history: {
+        actors::history_request q;
+        q.name = param("name").value_or("");
+        if (q.name.empty())
+          return fail(make_error(errc::bad_request,
+                                 "query parameter 'name' (a property or "
+                                 "telemetry name) is required",
+                                 "query-parameter", "name"));
+        q.from = param("from").value_or("");
+        q.to = param("to").value_or("");
+        q.resolution = param("resolution").value_or("auto");
+        if (q.resolution != "raw" && q.resolution != "1m"
+            && q.resolution != "1h" && q.resolution != "auto")
+          return fail(make_error(errc::bad_request,
+                                 "query parameter 'resolution' must be raw, "
+                                 "1m, 1h or auto",
+                                 "query-parameter", "resolution"));
+        auto limit = uint_param("limit", std::size_t{10000},
+                                std::size_t{100000});
+        if (!limit)
+          return fail(limit.error());
+        if (*limit == 0)
+          return fail(make_error(errc::bad_request,
+                                 "query parameter 'limit' must be from 1 to "
+                                 "100000"));
+        q.limit = *limit;
+        fabric_.history(ctx, route.param, std::move(q), reply(200));
+        return out;
+      }
       case route_id::models:
         if (req.method == "GET") {
           fabric_.list_models(ctx, reply(200));

@@ -68,8 +68,9 @@ struct connectivity_update {
 /// GET /twins/{id}/history.
 struct history_request {
   std::string name;                   ///< property or telemetry name
-  std::optional<std::int64_t> from_ms; ///< default: to - 1 h
-  std::optional<std::int64_t> to_ms;   ///< default: now
+  /// RFC 3339 or ms since the epoch, as given; empty: to - 1 h / now.
+  std::string from;
+  std::string to;
   std::string resolution = "auto";    ///< raw | 1m | 1h | auto
   std::size_t limit = 10000;          ///< 1..100000
 };

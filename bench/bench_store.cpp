@@ -36,10 +36,12 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include "bench_common.hpp"
 #include "twin/persistence/store.hpp"
 
 namespace {
 
+using namespace twin::bench;
 using clock_type = std::chrono::steady_clock;
 
 struct config {
@@ -55,30 +57,10 @@ struct config {
 
 config parse_args(int argc, char** argv) {
   config c;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    const char* v = argv[i + 1];
-    if (k == "--values")
-      c.values = std::strtoull(v, nullptr, 10);
-    else if (k == "--threads")
-      c.threads = std::atoi(v);
-    else if (k == "--window")
-      c.window = std::atoi(v);
-    else if (k == "--batch")
-      c.batch = std::strtoull(v, nullptr, 10);
-    else if (k == "--value-size")
-      c.value_size = std::strtoull(v, nullptr, 10);
-    else if (k == "--sync")
-      c.sync = std::atoi(v) != 0;
-    else if (k == "--rounds")
-      c.rounds = std::atoi(v);
-    else if (k == "--dir")
-      c.dir = v;
-    else {
-      std::fprintf(stderr, "unknown option %s\n", k.c_str());
-      std::exit(2);
-    }
-  }
+  parse_options(argc, argv,
+                {{"--values", &c.values}, {"--threads", &c.threads}, {"--window", &c.window},
+                 {"--batch", &c.batch}, {"--value-size", &c.value_size}, {"--sync", &c.sync},
+                 {"--rounds", &c.rounds}, {"--dir", &c.dir}});
   if (c.threads < 1)
     c.threads = 1;
   if (c.window < 1)
@@ -88,15 +70,6 @@ config parse_args(int argc, char** argv) {
   return c;
 }
 
-std::string make_dir(const std::string& base, const char* name) {
-  std::string tmpl = base + "/" + name + "-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    std::perror("mkdtemp");
-    std::exit(1);
-  }
-  return tmpl;
-}
-
 void put_be64(char* out, std::uint64_t v) {
   for (int i = 7; i >= 0; --i) {
     out[i] = static_cast<char>(v & 0xff);
@@ -104,9 +77,6 @@ void put_be64(char* out, std::uint64_t v) {
   }
 }
 
-std::string twin_name(int t) {
-  return "bench-twin-" + std::to_string(t);
-}
 
 // The same key layout as the store's journal: twin_id '\0' be64(revision).
 std::string journal_key(const std::string& twin, std::uint64_t rev) {
@@ -159,7 +129,7 @@ double run_raw(const config& c) {
   }
   if (in_batch > 0 && !db->Write(wo, &batch).ok())
     std::abort();
-  auto secs = std::chrono::duration<double>(clock_type::now() - start).count();
+  auto secs = seconds_since(start);
   for (auto* h : handles)
     (void) db->DestroyColumnFamilyHandle(h);
   (void) db->Close();
@@ -175,11 +145,7 @@ double run_store(const config& c, std::uint64_t& commits) {
   opts.path = dir;
   opts.sync = c.sync;
   auto opened = store::open(opts);
-  if (!opened) {
-    std::fprintf(stderr, "store open: %s\n", opened.error().describe().c_str());
-    std::exit(1);
-  }
-  auto& st = **opened;
+  auto& st = *value_or_exit(opened, "store open");
   const std::uint64_t per_twin = c.values / c.threads;
   const std::string value(c.value_size, 'v');
   std::atomic<std::uint64_t> failed{0};
@@ -189,28 +155,23 @@ double run_store(const config& c, std::uint64_t& commits) {
     workers.emplace_back([&, t] {
       // At most `window` requests in flight, like an actor that waits for
       // its journal appends to become durable before it replies.
-      std::counting_semaphore<> slots{c.window};
+      request_window requests{c.window, failed};
       const auto twin = twin_name(t);
       for (std::uint64_t r = 1; r <= per_twin; ++r) {
-        slots.acquire();
+        auto done = requests.next(); // a free slot
         write_request req;
         req.twins.resize(1);
         auto& tw = req.twins.front();
         tw.twin_id = twin;
         tw.events.emplace_back(r, value);
-        st.submit(std::move(req), [&slots, &failed](const twin::status& s) {
-          if (!s)
-            failed.fetch_add(1, std::memory_order_relaxed);
-          slots.release();
-        });
+        st.submit(std::move(req), std::move(done));
       }
-      for (int i = 0; i < c.window; ++i)
-        slots.acquire(); // all of this thread's requests are durable
+      requests.drain(); // all of this thread's requests are durable
     });
   }
   for (auto& w : workers)
     w.join();
-  auto secs = std::chrono::duration<double>(clock_type::now() - start).count();
+  auto secs = seconds_since(start);
   commits = st.stats().commits.load();
   if (failed.load() != 0)
     std::fprintf(stderr, "store: %llu requests failed\n",
@@ -221,11 +182,6 @@ double run_store(const config& c, std::uint64_t& commits) {
 }
 
 } // namespace
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 int main(int argc, char** argv) {
   auto c = parse_args(argc, argv);

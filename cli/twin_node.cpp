@@ -7,13 +7,20 @@
 #include <fstream>
 #include <iostream>
 #include <pthread.h>
+#include <tuple>
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 
+#include "node/fabric_sink.hpp"
 #include "twin/actors/node.hpp"
 #include "twin/gateway/gateway.hpp"
 #include "twin/security/auth.hpp"
+#include "twin/sparkplug/mqtt_host.hpp"
+#ifdef TWIN_WITH_BEHAVIOURS
+#include "twin/behaviours/runtime.hpp"
+#include "twin/behaviours/webhook.hpp"
+#endif
 
 namespace {
 
@@ -37,6 +44,10 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& s) {
     return std::chrono::milliseconds{n * 60'000};
   if (unit == "h")
     return std::chrono::milliseconds{n * 3'600'000};
+  if (unit == "d")
+    return std::chrono::milliseconds{n * 86'400'000};
+  if (unit == "y")
+    return std::chrono::milliseconds{n * 365 * 86'400'000LL};
   return std::nullopt;
 }
 
@@ -62,6 +73,21 @@ int main(int argc, char** argv) {
   std::size_t http_threads = 1;
   std::string tls_cert, tls_key;
   bool no_sync = false;
+  std::string retention_raw = "30d", retention_1m = "365d", retention_1h = "7y";
+  // Sparkplug B host (off unless --mqtt is given).
+  std::vector<std::string> mqtt_urls;
+  std::string tagmap_file;
+  std::vector<std::string> sparkplug_groups;
+  int mqtt_version = 5;
+  std::string mqtt_client_id, mqtt_ca, mqtt_cert, mqtt_key, mqtt_key_password;
+  std::string mqtt_username, mqtt_password;
+  std::string sparkplug_host_id = "twin-fabric";
+  bool mqtt_no_verify_hostname = false;
+  // Behaviours (FMU / ML bound to twins) and alert webhooks.
+  std::string fmu_dir = ".";
+  std::string fmu_worker;
+  bool no_behaviours = false;
+  std::vector<std::string> alert_webhooks;
   app.add_option("--data-dir", data_dir,
                  "Directory for all durable state (RocksDB in DIR/db); one "
                  "node per directory")
@@ -95,12 +121,105 @@ int main(int argc, char** argv) {
   app.add_flag("--no-sync", no_sync,
                "Do not fsync group commits (faster, loses the last writes on "
                "power loss; never in production)");
+  std::string history_checkpoint = "1s";
+  app.add_option("--history-checkpoint", history_checkpoint,
+                 "Store open history chunks and free idle series this often (e.g. 500ms, 2s)")
+    ->capture_default_str();
+  app.add_option("--retention-raw", retention_raw,
+                 "Keep raw history samples this long (e.g. 30d, 12h)")
+    ->capture_default_str();
+  app.add_option("--retention-1m", retention_1m, "Keep 1-minute rollups this long")
+    ->capture_default_str();
+  app.add_option("--retention-1h", retention_1h, "Keep 1-hour rollups this long")
+    ->capture_default_str();
+  auto* mqtt_opt = app.add_option(
+    "--mqtt", mqtt_urls,
+    "Sparkplug B host: MQTT broker URL (tcp://HOST:PORT or ssl://HOST:PORT); "
+    "repeat for fallbacks. Turns the host on (needs --tagmap)")
+    ->group("Sparkplug B");
+  app.add_option("--tagmap", tagmap_file,
+                 "Tag map (JSON) from group/edge node/device/metric to twin "
+                 "and name; its version goes into every event's lineage")
+    ->group("Sparkplug B")->needs(mqtt_opt);
+  app.add_option("--sparkplug-group", sparkplug_groups,
+                 "Subscribe to this Sparkplug group (repeatable; default: all)")
+    ->group("Sparkplug B")->needs(mqtt_opt);
+  app.add_option("--mqtt-version", mqtt_version, "3 (MQTT 3.1.1) or 5")
+    ->group("Sparkplug B")->check(CLI::IsMember({3, 4, 5}))->capture_default_str();
+  app.add_option("--mqtt-client-id", mqtt_client_id, "MQTT client id")->group("Sparkplug B");
+  app.add_option("--mqtt-ca", mqtt_ca, "CA bundle (PEM) that signs the broker's certificate")
+    ->group("Sparkplug B");
+  app.add_option("--mqtt-cert", mqtt_cert, "Client certificate (PEM) for TLS")->group("Sparkplug B");
+  app.add_option("--mqtt-key", mqtt_key, "Client private key (PEM)")->group("Sparkplug B");
+  app.add_option("--mqtt-key-password", mqtt_key_password, "Passphrase of --mqtt-key")
+    ->group("Sparkplug B");
+  app.add_flag("--mqtt-no-verify-hostname", mqtt_no_verify_hostname,
+               "Do not check the broker certificate's host name (chain still checked)")
+    ->group("Sparkplug B");
+  app.add_option("--mqtt-username", mqtt_username, "MQTT user name")->group("Sparkplug B");
+  app.add_option("--mqtt-password", mqtt_password, "MQTT password")->group("Sparkplug B");
+  app.add_option("--sparkplug-host-id", sparkplug_host_id,
+                 "Sparkplug 3.0 host id for spBv1.0/STATE/<id> (empty: none)")
+    ->group("Sparkplug B")->capture_default_str();
+#ifdef TWIN_WITH_BEHAVIOURS
+  app.add_option("--fmu-dir", fmu_dir,
+                 "Directory that relative \"fmu\" paths of behaviour bindings resolve against")
+    ->group("Behaviours")->capture_default_str();
+  app.add_option("--fmu-worker", fmu_worker,
+                 "The twin-fmu-worker binary (default: next to twin-node, else $TWIN_FMU_WORKER)")
+    ->group("Behaviours");
+  app.add_flag("--no-behaviours", no_behaviours,
+               "Do not run the behaviours bound to twins (bindings are still stored)")
+    ->group("Behaviours");
+  app.add_option("--alert-webhook", alert_webhooks,
+                 "POST every alert (CloudEvent JSON) to this URL, with retries; repeatable")
+    ->group("Behaviours");
+#endif
   CLI11_PARSE(app, argc, argv);
 
   auto idle_ms = parse_duration(idle);
   if (!idle_ms)
     return fail("--idle-timeout: expected a duration like 500ms, 2s or 5m, got '"
                 + idle + "'");
+  twin::persistence::retention_policy retention;
+  for (auto [flag, text, slot] :
+       {std::tuple{"--retention-raw", &retention_raw, &retention.raw_ms},
+        std::tuple{"--retention-1m", &retention_1m, &retention.minute_ms},
+        std::tuple{"--retention-1h", &retention_1h, &retention.hour_ms}}) {
+    auto d = parse_duration(*text);
+    if (!d || d->count() == 0)
+      return fail(std::string{flag} + ": expected a duration like 12h, 30d or 7y, got '"
+                  + *text + "'");
+    *slot = d->count();
+  }
+  auto checkpoint_ms = parse_duration(history_checkpoint);
+  if (!checkpoint_ms)
+    return fail("--history-checkpoint: expected a duration like 500ms or 2s, got '"
+                + history_checkpoint + "'");
+  std::optional<twin::sparkplug::tag_map> tagmap;
+  twin::sparkplug::mqtt_host_options mopts;
+  if (!mqtt_urls.empty()) {
+    if (tagmap_file.empty())
+      return fail("--mqtt needs --tagmap FILE (which metric feeds which twin)");
+    auto tm = twin::sparkplug::tag_map::load(tagmap_file);
+    if (!tm)
+      return fail("--tagmap " + tagmap_file + ": " + tm.error().describe());
+    tagmap = std::move(*tm);
+    mopts.urls = mqtt_urls;
+    mopts.client_id = mqtt_client_id;
+    mopts.groups = sparkplug_groups;
+    mopts.mqtt_version = mqtt_version;
+    mopts.ca_file = mqtt_ca;
+    mopts.cert_file = mqtt_cert;
+    mopts.key_file = mqtt_key;
+    mopts.key_password = mqtt_key_password;
+    mopts.verify_hostname = !mqtt_no_verify_hostname;
+    mopts.username = mqtt_username;
+    mopts.password = mqtt_password;
+    mopts.host_id = sparkplug_host_id;
+    if (auto st = twin::sparkplug::validate(mopts); !st)
+      return fail(st.error().describe());
+  }
   auto colon = http.rfind(':');
   if (colon == std::string::npos)
     return fail("--http: expected ADDR:PORT, got '" + http + "'");
@@ -162,6 +281,8 @@ int main(int argc, char** argv) {
   nopts.snapshot_every = std::max<std::size_t>(1, snapshot_every);
   nopts.threads = threads;
   nopts.sync = !no_sync;
+  nopts.history_retention = retention;
+  nopts.history_checkpoint_interval = *checkpoint_ms;
   auto node = twin::actors::node::start(nopts);
   if (!node)
     return fail(node.error().describe());
@@ -177,10 +298,70 @@ int main(int argc, char** argv) {
   if (generated)
     std::cout << "admin token " << admin_token << std::endl;
 
+  std::unique_ptr<twin::node::fabric_sink> sink;
+  std::unique_ptr<twin::sparkplug::mqtt_host> host;
+  if (tagmap) {
+    auto version = tagmap->version();
+    auto mappings = tagmap->size();
+    sink = std::make_unique<twin::node::fabric_sink>(**node, "sparkplug-host");
+    auto h = twin::sparkplug::mqtt_host::start(mopts, std::move(*tagmap), *sink,
+                                               &(*node)->metrics());
+    if (!h) {
+      (*gw)->stop();
+      (*node)->stop();
+      return fail("sparkplug host: " + h.error().describe());
+    }
+    host = std::move(*h);
+    std::cout << "sparkplug host on " << mqtt_urls.front() << ", tag map "
+              << version << " (" << mappings << " mappings)" << std::endl;
+  }
+
+#ifdef TWIN_WITH_BEHAVIOURS
+  std::unique_ptr<twin::behaviours::webhook_dispatcher> webhooks;
+  if (!alert_webhooks.empty()) {
+    twin::behaviours::webhook_options wo;
+    wo.urls = alert_webhooks;
+    auto w = twin::behaviours::webhook_dispatcher::start(**node, std::move(wo));
+    if (!w) {
+      if (host)
+        host->stop();
+      (*gw)->stop();
+      (*node)->stop();
+      return fail("alert webhook: " + w.error().describe());
+    }
+    webhooks = std::move(*w);
+    std::cout << "alert webhooks: " << alert_webhooks.size() << std::endl;
+  }
+  std::unique_ptr<twin::behaviours::behaviour_runtime> behaviours;
+  if (!no_behaviours) {
+    twin::behaviours::runtime_options ro;
+    ro.fmu_dir = fmu_dir;
+    ro.worker_executable = fmu_worker;
+    auto r = twin::behaviours::behaviour_runtime::start(**node, std::move(ro));
+    if (!r) {
+      if (host)
+        host->stop();
+      (*gw)->stop();
+      (*node)->stop();
+      return fail("behaviours: " + r.error().describe());
+    }
+    behaviours = std::move(*r);
+    std::cout << "behaviours on, FMU dir " << fmu_dir << std::endl;
+  }
+#endif
+
   int sig = 0;
   sigwait(&sigs, &sig);
   std::cout << "twin-node: " << (sig == SIGTERM ? "SIGTERM" : "SIGINT")
             << ", draining" << std::endl;
+#ifdef TWIN_WITH_BEHAVIOURS
+  if (behaviours)
+    behaviours->stop(); // no new outputs; frees the FMUs (and their workers)
+  if (webhooks)
+    webhooks->stop();
+#endif
+  if (host)
+    host->stop(); // no new device data; waits for outstanding sink calls
   (*gw)->stop();
   (*node)->stop();
   std::cout << "twin-node: stopped cleanly" << std::endl;

@@ -10,6 +10,7 @@ packages=(
   libboost-test-dev libboost-dev nlohmann-json3-dev libcli11-dev
   prometheus-cpp-dev libzip-dev zipcmp zipmerge ziptool libpugixml-dev
   libprotobuf-dev protobuf-compiler libfftw3-dev libjwt-dev
+  libjemalloc-dev
   mosquitto mosquitto-clients curl wrk procps
 )
 

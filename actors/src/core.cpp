@@ -149,6 +149,8 @@ std::string_view to_string(event_type t) noexcept {
     case event_type::telemetry_received: return "telemetry_received";
     case event_type::lifecycle_changed: return "lifecycle_changed";
     case event_type::connectivity_changed: return "connectivity_changed";
+    case event_type::behaviour_attached: return "behaviour_attached";
+    case event_type::behaviour_detached: return "behaviour_detached";
   }
   return "property_updated";
 }
@@ -276,6 +278,13 @@ json to_json(const event& e) {
       j["connectivity"] = to_string(e.link);
       j["reason"] = e.reason;
       break;
+    case event_type::behaviour_attached:
+      j["behaviour"] = e.behaviour;
+      j["spec"] = e.spec;
+      break;
+    case event_type::behaviour_detached:
+      j["behaviour"] = e.behaviour;
+      break;
   }
   return j;
 }
@@ -295,6 +304,10 @@ expected<event> event_from_json(const json& j) {
       e.type = event_type::lifecycle_changed;
     else if (type == "connectivity_changed")
       e.type = event_type::connectivity_changed;
+    else if (type == "behaviour_attached")
+      e.type = event_type::behaviour_attached;
+    else if (type == "behaviour_detached")
+      e.type = event_type::behaviour_detached;
     else
       return make_error(errc::corruption, "unknown event type " + type);
     auto t = time_field(j, "time");
@@ -325,6 +338,12 @@ expected<event> event_from_json(const json& j) {
       else
         return make_error(errc::corruption, "bad connectivity in event");
       e.reason = j.value("reason", "");
+    }
+    if (e.type == event_type::behaviour_attached
+        || e.type == event_type::behaviour_detached) {
+      e.behaviour = j.at("behaviour").get<std::string>();
+      if (auto sp = j.find("spec"); sp != j.end())
+        e.spec = *sp;
     }
     const auto& l = j.at("lineage");
     e.source.source_kind = l.at("source").at("kind").get<std::string>();
@@ -366,6 +385,8 @@ json to_json(const twin_state& s) {
   if (s.link != connectivity::unknown)
     j["$connectivity"] = json{{"state", to_string(s.link)},
                               {"since", format_time(s.link_since)}};
+  if (s.behaviours.is_object() && !s.behaviours.empty())
+    j["$behaviours"] = s.behaviours;
   return j;
 }
 
@@ -416,6 +437,8 @@ expected<twin_state> state_from_snapshot(const json& j) {
         return since.error();
       s.link_since = *since;
     }
+    if (auto it = j.find("$behaviours"); it != j.end() && it->is_object())
+      s.behaviours = *it;
     return s;
   } catch (const std::exception& ex) {
     return make_error(errc::corruption,
@@ -637,12 +660,73 @@ decision decide_ingest(const twin_state& s, const command& cmd,
     else
       e.telemetry[name] = value;
   }
-  e.source = make_lineage(s, cmd, "sensor", source,
-                          in.source_time.value_or(cmd.now),
+  e.source = make_lineage(s, cmd, in.source_kind.empty() ? "sensor" : in.source_kind,
+                          source, in.source_time.value_or(cmd.now),
                           in.pipeline_version.empty() ? rest_pipeline
                                                       : in.pipeline_version);
   e.source.sequence = in.sequence;
   e.source.origin = in.origin;
+  decision d;
+  d.events.push_back(std::move(e));
+  return d;
+}
+
+bool valid_behaviour_name(const std::string& n) {
+  if (n.empty() || n.size() > 64)
+    return false;
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+           || c == '-' || c == '_' || c == '.';
+  });
+}
+
+decision decide_attach(const twin_state& s, const command& cmd,
+                       const attach_behaviour& a) {
+  if (!valid_behaviour_name(a.name))
+    return reject(make_error(errc::bad_request,
+                             "behaviour name must be 1..64 of [A-Za-z0-9._-]",
+                             "behaviour-name", "/name"));
+  if (!a.spec.is_object())
+    return reject(make_error(errc::bad_request, "a behaviour spec is a JSON object",
+                             "body-shape", ""));
+  auto kind = a.spec.find("kind");
+  if (kind == a.spec.end() || !kind->is_string()
+      || (*kind != "fmu" && *kind != "anomaly" && *kind != "forecast"))
+    return reject(make_error(errc::bad_request,
+                             "spec 'kind' must be \"fmu\", \"anomaly\" or \"forecast\"",
+                             "behaviour-kind", "/kind"));
+  auto model = a.spec.find("model");
+  if (model == a.spec.end() || !model->is_string())
+    return reject(make_error(errc::bad_request,
+                             "spec 'model' must name the twin model DTMI the "
+                             "binding was written for",
+                             "binding-model", "/model"));
+  if (model->get<std::string>() != s.model.str())
+    return reject(make_error(errc::binding_model_mismatch,
+                             "behaviour '" + a.name + "' was written for "
+                               + model->get<std::string>() + " but twin '" + s.id
+                               + "' is a " + s.model.str(),
+                             "binding-model", "/model"));
+  if (s.life == lifecycle::retired)
+    return reject(make_error(errc::lifecycle_forbidden,
+                             "twin '" + s.id + "' is retired: no behaviours"));
+  auto e = next_event(s, cmd, event_type::behaviour_attached);
+  e.behaviour = a.name;
+  e.spec = a.spec;
+  e.source = make_lineage(s, cmd, "principal", cmd.principal, cmd.now, rest_pipeline);
+  decision d;
+  d.events.push_back(std::move(e));
+  return d;
+}
+
+decision decide_detach(const twin_state& s, const command& cmd,
+                       const detach_behaviour& a) {
+  if (!s.behaviours.is_object() || !s.behaviours.contains(a.name))
+    return reject(make_error(errc::not_found, "twin '" + s.id
+                                                + "' has no behaviour '" + a.name + "'"));
+  auto e = next_event(s, cmd, event_type::behaviour_detached);
+  e.behaviour = a.name;
+  e.source = make_lineage(s, cmd, "principal", cmd.principal, cmd.now, rest_pipeline);
   decision d;
   d.events.push_back(std::move(e));
   return d;
@@ -705,6 +789,10 @@ decision decide(const twin_state& state, const command& cmd,
     return decide_ingest(state, cmd, *i, models);
   if (auto c = std::get_if<set_connectivity>(&cmd.body))
     return decide_connectivity(state, cmd, *c);
+  if (auto a = std::get_if<attach_behaviour>(&cmd.body))
+    return decide_attach(state, cmd, *a);
+  if (auto a = std::get_if<detach_behaviour>(&cmd.body))
+    return decide_detach(state, cmd, *a);
   return decide_transition(state, cmd, std::get<transition>(cmd.body));
 }
 
@@ -756,6 +844,18 @@ twin_state evolve(twin_state s, const event& e) {
     case event_type::connectivity_changed:
       s.link = e.link;
       s.link_since = e.source.source_time;
+      break;
+    case event_type::behaviour_attached:
+      if (!s.behaviours.is_object())
+        s.behaviours = json::object();
+      s.behaviours[e.behaviour] = e.spec;
+      break;
+    case event_type::behaviour_detached:
+      if (s.behaviours.is_object()) {
+        s.behaviours.erase(e.behaviour);
+        if (s.behaviours.empty())
+          s.behaviours = nullptr;
+      }
       break;
   }
   s.revision = e.revision;

@@ -3,9 +3,13 @@
 
 #include "twin/actors/node.hpp"
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "runtime.hpp"
 #include "twin/actors/sharding.hpp"
@@ -73,8 +77,9 @@ node_metrics::node_metrics(prometheus::Registry& r)
                   .Help("Bytes written by the store")
                   .Register(r)
                   .Add({})) {
-  const char* kinds[5] = {"create", "patch", "ingest", "lifecycle", "connectivity"};
-  for (std::size_t k = 0; k < 5; ++k) {
+  const char* kinds[7] = {"create", "patch", "ingest", "lifecycle", "connectivity",
+                          "behaviour_attach", "behaviour_detach"};
+  for (std::size_t k = 0; k < 7; ++k) {
     command_counters[k][0]
       = &commands.Add({{"command", kinds[k]}, {"outcome", "accepted"}});
     command_counters[k][1]
@@ -188,6 +193,9 @@ expected<std::unique_ptr<node>> node::start(node_options options) {
   so.path = (std::filesystem::path{options.data_dir} / "db").string();
   so.sync = options.sync;
   so.fault_injector = options.fault_injector;
+  so.retention = options.history_retention;
+  so.history_checkpoint_interval = options.history_checkpoint_interval;
+  so.clock = options.clock;
   auto st = persistence::store::open(so);
   if (!st)
     return st.error();
@@ -351,6 +359,7 @@ void node::ingest_data(const request_context& ctx, const std::string& id,
     return reply(st.error());
   core::ingest_values in;
   in.values = std::move(data.values);
+  in.source_kind = std::move(data.source_kind);
   in.source_time = data.source_time_ms;
   in.source = std::move(data.source);
   in.pipeline_version = std::move(data.pipeline_version);
@@ -370,6 +379,195 @@ void node::set_connectivity(const request_context& ctx, const std::string& id,
   c.pipeline_version = std::move(u.pipeline_version);
   c.origin = std::move(u.origin);
   impl_->send_command(ctx, id, std::move(c), std::move(reply));
+}
+
+void node::attach_behaviour(const request_context& ctx, const std::string& id,
+                            const std::string& name, json spec, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::write); !st)
+    return reply(st.error());
+  impl_->send_command(ctx, id, core::attach_behaviour{name, std::move(spec)},
+                      std::move(reply));
+}
+
+void node::detach_behaviour(const request_context& ctx, const std::string& id,
+                            const std::string& name, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::write); !st)
+    return reply(st.error());
+  impl_->send_command(ctx, id, core::detach_behaviour{name}, std::move(reply));
+}
+
+void node::raise_alert(const request_context& ctx, json alert, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::ingest); !st)
+    return reply(st.error());
+  if (!alert.is_object())
+    return reply(make_error(errc::bad_request, "an alert is a JSON object", "body-shape", ""));
+  for (const char* key : {"type", "severity", "twin", "cause"})
+    if (!alert.contains(key) || !alert[key].is_string() || alert[key].get<std::string>().empty())
+      return reply(make_error(errc::bad_request,
+                              std::string{"alert field '"} + key + "' must be a non-empty string",
+                              "alert-shape", std::string{"/"} + key));
+  auto sev = alert["severity"].get<std::string>();
+  if (sev != "info" && sev != "warning" && sev != "critical")
+    return reply(make_error(errc::bad_request,
+                            "alert severity must be info, warning or critical",
+                            "alert-shape", "/severity"));
+  if (alert["type"].get<std::string>().rfind("twin.alert.", 0) != 0)
+    return reply(make_error(errc::bad_request, "alert type must start with 'twin.alert.'",
+                            "alert-shape", "/type"));
+  alert["time"] = core::format_time(core::now_millis());
+  if (!alert.contains("source"))
+    alert["source"] = ctx.who.name;
+  if (!alert.contains("detail"))
+    alert["detail"] = json::object();
+  alert["principal"] = ctx.who.name;
+  persistence::write_request req;
+  req.alerts.push_back(alert);
+  auto* c = &impl_->ctx;
+  auto once = std::make_shared<reply_fn>(std::move(reply));
+  impl_->store->submit(std::move(req), [c, alert, once](const status& st) {
+    if (!st)
+      return (*once)(st.error());
+    detail::publish_alert(*c, alert);
+    (*once)(alert);
+  });
+}
+
+namespace {
+
+/// The tier `auto` picks: raw up to 6 h of range (if raw data of the whole
+/// range is still kept), 1 min up to 14 days (likewise), else 1 h.
+persistence::history_tier pick_tier(std::int64_t from, std::int64_t to,
+                                    std::int64_t now,
+                                    const persistence::retention_policy& r) {
+  constexpr std::int64_t hour = 3'600'000;
+  auto span = to - from;
+  if (span <= 6 * hour && from >= now - r.raw_ms)
+    return persistence::history_tier::raw;
+  if (span <= 14 * 24 * hour && from >= now - r.minute_ms)
+    return persistence::history_tier::minute;
+  return persistence::history_tier::hour;
+}
+
+std::string_view tier_name(persistence::history_tier t) {
+  switch (t) {
+    case persistence::history_tier::raw: return "raw";
+    case persistence::history_tier::minute: return "1m";
+    case persistence::history_tier::hour: return "1h";
+  }
+  return "raw";
+}
+
+/// `from`/`to` of a history query: RFC 3339 or milliseconds since the epoch.
+std::optional<std::int64_t> parse_history_time(std::string_view v) {
+  if (!v.empty() && std::all_of(v.begin(), v.end(),
+                                [](char c) { return c >= '0' && c <= '9'; })) {
+    std::int64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc{} || p != v.data() + v.size())
+      return std::nullopt;
+    return n;
+  }
+  return core::parse_time(v);
+}
+
+json number_or_null(double v) {
+  return std::isfinite(v) ? json(v) : json(nullptr);
+}
+
+} // namespace
+
+void node::history(const request_context& ctx, const std::string& id,
+                   history_request q, reply_fn reply) {
+  if (auto st = impl_->authorize(ctx, security::action::read); !st)
+    return reply(st.error());
+  auto idx = impl_->store->get_index(id);
+  if (!idx)
+    return reply(idx.error());
+  if (!*idx)
+    return reply(make_error(errc::not_found, "twin '" + id + "' does not exist"));
+  // The name must be a property or telemetry of the twin's model.
+  try {
+    auto model_id = json::parse(**idx).value("model", "");
+    if (auto itf = impl_->models.find(model::dtmi{model_id})) {
+      const auto* c = itf->find(q.name);
+      if (c == nullptr
+          || (c->kind != model::content_kind::property
+              && c->kind != model::content_kind::telemetry))
+        return reply(make_error(errc::bad_request,
+                                "'" + q.name + "' is not a property or telemetry "
+                                "of model " + model_id + " (twin '" + id + "')",
+                                "unknown-name", "name"));
+    }
+  } catch (const std::exception&) {
+    return reply(make_error(errc::corruption,
+                            "index entry of twin '" + id + "' does not decode"));
+  }
+  std::int64_t now = impl_->options.clock ? impl_->options.clock()
+                                          : core::now_millis();
+  std::int64_t to = now;
+  std::int64_t from = 0;
+  for (auto [key, text, slot] : {std::tuple{"to", &q.to, &to},
+                                 std::tuple{"from", &q.from, &from}}) {
+    if (text->empty()) {
+      if (slot == &from)
+        from = to - 3'600'000;
+      continue;
+    }
+    auto t = parse_history_time(*text);
+    if (!t)
+      return reply(make_error(errc::bad_request,
+                              std::string("query parameter '") + key
+                                + "' must be an RFC 3339 time or milliseconds "
+                                  "since the Unix epoch",
+                              "query-parameter", key));
+    *slot = *t;
+  }
+  if (from > to)
+    return reply(make_error(errc::bad_request,
+                            "'from' is after 'to'", "time-range", "from"));
+  persistence::history_query hq;
+  hq.twin = id;
+  hq.series = q.name;
+  hq.from_ms = from;
+  hq.to_ms = to;
+  hq.limit = std::clamp<std::size_t>(q.limit, 1, 100000);
+  if (q.resolution == "raw")
+    hq.tier = persistence::history_tier::raw;
+  else if (q.resolution == "1m")
+    hq.tier = persistence::history_tier::minute;
+  else if (q.resolution == "1h")
+    hq.tier = persistence::history_tier::hour;
+  else
+    hq.tier = pick_tier(from, to, now, impl_->options.history_retention);
+  auto r = impl_->store->history(hq);
+  if (!r)
+    return reply(r.error());
+  json points = json::array();
+  if (hq.tier == persistence::history_tier::raw) {
+    for (auto& p : r->raw) {
+      json v = std::holds_alternative<double>(p.value)
+                 ? number_or_null(std::get<double>(p.value))
+                 : json(std::get<std::string>(p.value));
+      points.push_back(json{{"time", core::format_time(p.time_ms)},
+                            {"value", std::move(v)}});
+    }
+  } else {
+    for (auto& b : r->rollups)
+      points.push_back(json{{"start", core::format_time(b.start_ms)},
+                            {"min", number_or_null(b.min)},
+                            {"max", number_or_null(b.max)},
+                            {"mean", number_or_null(b.mean)},
+                            {"count", b.count},
+                            {"last", number_or_null(b.last)},
+                            {"lastTime", core::format_time(b.last_time_ms)}});
+  }
+  reply(json{{"twin", id},
+             {"name", q.name},
+             {"resolution", tier_name(hq.tier)},
+             {"from", core::format_time(from)},
+             {"to", core::format_time(to)},
+             {"truncated", r->truncated},
+             {"points", std::move(points)}});
 }
 
 void node::transition(const request_context& ctx, const std::string& id,

@@ -55,7 +55,7 @@ struct node_metrics {
   prometheus::Family<prometheus::Counter>& commands;
   /// commands{command, outcome} resolved once: [kind][rejected?]. Family::Add
   /// takes a lock and hashes labels, too slow for every command.
-  prometheus::Counter* command_counters[5][2] = {};
+  prometheus::Counter* command_counters[7][2] = {};
   prometheus::Counter& command_counter(std::size_t kind, bool rejected) {
     return *command_counters[kind][rejected ? 1 : 0];
   }

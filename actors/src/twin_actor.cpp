@@ -42,7 +42,8 @@ struct pipeline {
   bool idle() const noexcept {
     return flight_replies.empty() && flight_events.empty()
            && queued_replies.empty() && queued_events.empty()
-           && queued_write.events.empty() && queued_audit.empty();
+           && queued_write.events.empty() && queued_write.samples.empty()
+           && queued_audit.empty();
   }
 };
 
@@ -157,6 +158,14 @@ json audit_record(const core::command& cmd, const std::string& twin,
                     {"to", core::to_string(e.to)},
                     {"reason", e.reason}};
       break;
+    case core::event_type::behaviour_attached:
+      action = "twin.behaviour.attach";
+      detail = json{{"behaviour", e.behaviour}, {"spec", e.spec}};
+      break;
+    case core::event_type::behaviour_detached:
+      action = "twin.behaviour.detach";
+      detail = json{{"behaviour", e.behaviour}};
+      break;
     case core::event_type::telemetry_received:
     case core::event_type::connectivity_changed:
       return nullptr; // device data and status are lineage, not audit
@@ -170,6 +179,34 @@ json audit_record(const core::command& cmd, const std::string& twin,
 }
 
 void flush(twin_ptr self);
+
+/// The history samples of an event: every property and telemetry value it
+/// sets (numbers and booleans as numbers, strings as text, objects and
+/// arrays as JSON text), at the event's source time. Removals (null) are
+/// not samples.
+void append_samples(std::vector<persistence::sample>& out,
+                    const core::event& e) {
+  for (const json* values : {&e.properties, &e.telemetry}) {
+    if (!values->is_object())
+      continue;
+    for (auto& [name, v] : values->items()) {
+      persistence::sample smp;
+      smp.time_ms = e.source.source_time;
+      if (v.is_number())
+        smp.value = v.get<double>();
+      else if (v.is_boolean())
+        smp.value = v.get<bool>() ? 1.0 : 0.0;
+      else if (v.is_string())
+        smp.value = v.get<std::string>();
+      else if (v.is_null())
+        continue;
+      else
+        smp.value = v.dump();
+      smp.series = name;
+      out.push_back(std::move(smp));
+    }
+  }
+}
 
 void release(node_context& ctx, const std::string& id,
              std::vector<pending_reply>& replies) {
@@ -265,7 +302,7 @@ void handle_command(twin_ptr self, twin_command& msg) {
   core::model_context mc{itf.get(), s.ctx->models};
   auto d = core::decide(s.st, msg.cmd, mc);
   // Index into node_metrics::command_counters: the variant's order is
-  // create, patch, ingest, lifecycle, connectivity.
+  // create, patch, ingest, lifecycle, connectivity, attach, detach.
   auto kind = msg.cmd.body.index();
   if (d.raised) {
     m.rejected_device_data.Increment();
@@ -289,6 +326,7 @@ void handle_command(twin_ptr self, twin_command& msg) {
                      || e.type == core::event_type::lifecycle_changed;
     auto j = core::to_json(e);
     s.p().queued_write.events.emplace_back(e.revision, encode(j));
+    append_samples(s.p().queued_write.samples, e);
     // Kept for the change stream only while someone listens.
     if (s.ctx->bus->subscribers() > 0)
       s.p().queued_events.push_back(std::move(j));

@@ -538,6 +538,7 @@ int history(session& s, const history_args& a) {
                cell(p, "mean"), cell(p, "count"), cell(p, "last")});
   }
   tbl.print(std::cout);
+  std::cout.flush();
   std::cerr << j.value("points", json::array()).size() << " points, resolution "
             << j.value("resolution", "?")
             << (j.value("truncated", false) ? " (truncated: raise --limit)" : "")

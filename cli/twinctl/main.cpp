@@ -11,6 +11,10 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.hpp"
+#include "fmu.hpp"
+#ifdef TWINCTL_WITH_BEHAVIOURS
+#include "behaviour.hpp"
+#endif
 
 namespace {
 
@@ -198,6 +202,13 @@ int main(int argc, char** argv) {
   send->add_option("--source-time", tel_args.source_time, "RFC 3339 time of the measurement");
   send->add_option("--sequence", tel_args.sequence, "Source sequence number");
   send->callback([&] { run = [&](auto& s) { return telemetry_send(s(), tel_args); }; });
+
+  // -- fmu (offline) ---------------------------------------------------------
+  add_fmu_commands(app, g, run);
+#ifdef TWINCTL_WITH_BEHAVIOURS
+  // -- behaviour -------------------------------------------------------------
+  add_behaviour_commands(app, run);
+#endif
 
   try {
     app.parse(argc, argv);

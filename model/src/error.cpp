@@ -15,6 +15,7 @@ std::string_view to_string(errc code) noexcept {
     case errc::illegal_transition: return "illegal_transition";
     case errc::revision_mismatch: return "revision_mismatch";
     case errc::model_in_use: return "model_in_use";
+    case errc::binding_model_mismatch: return "binding_model_mismatch";
     case errc::storage_failure: return "storage_failure";
     case errc::corruption: return "corruption";
     case errc::unavailable: return "unavailable";
@@ -33,7 +34,8 @@ int http_status(errc code) noexcept {
     case errc::lifecycle_forbidden:
     case errc::illegal_transition:
     case errc::revision_mismatch:
-    case errc::model_in_use: return 409;
+    case errc::model_in_use:
+    case errc::binding_model_mismatch: return 409;
     case errc::model_violation: return 422;
     case errc::storage_failure:
     case errc::unavailable: return 503;

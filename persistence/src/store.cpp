@@ -13,6 +13,7 @@
 #include "twin/persistence/store.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <exception>
@@ -31,6 +32,8 @@
 #include <rocksdb/write_batch.h>
 
 #include "twin/security/audit_chain.hpp"
+
+#include "history.hpp"
 
 namespace twin::persistence {
 
@@ -94,11 +97,13 @@ enum cf_index : std::size_t {
   cf_audit,
   cf_alerts,
   cf_meta,
+  cf_history,
   cf_count,
 };
 
 constexpr const char* cf_names[cf_count] = {
   "default", "journal", "snapshots", "twins", "models", "audit", "alerts", "meta",
+  "history",
 };
 
 // -- errors -------------------------------------------------------------------
@@ -137,7 +142,8 @@ bool compression_supported(rocksdb::CompressionType t) {
 
 rocksdb::ColumnFamilyOptions
 cf_options(std::size_t idx, const std::shared_ptr<rocksdb::Cache>& cache,
-           rocksdb::CompressionType compression) {
+           rocksdb::CompressionType compression,
+           const std::shared_ptr<rocksdb::CompactionFilterFactory>& retention) {
   rocksdb::ColumnFamilyOptions opts;
   opts.compression = compression;
   rocksdb::BlockBasedTableOptions table;
@@ -146,6 +152,11 @@ cf_options(std::size_t idx, const std::shared_ptr<rocksdb::Cache>& cache,
     opts.prefix_extractor = std::make_shared<journal_prefix>();
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     table.whole_key_filtering = false; // journal reads are range scans
+  } else if (idx == cf_history) {
+    // Point lookups of rollup buckets (late data, after a restart); range
+    // scans for queries. Retention is a compaction filter.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    opts.compaction_filter_factory = retention;
   } else if (idx == cf_twins || idx == cf_snapshots) {
     // point lookups by twin id (get_index, load_snapshot on rehydration)
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -158,6 +169,8 @@ cf_options(std::size_t idx, const std::shared_ptr<rocksdb::Cache>& cache,
 struct pending {
   write_request req;
   durable_callback done;
+  /// Internal (compact_history): write a history checkpoint before `done`.
+  bool checkpoint = false;
 };
 
 } // namespace
@@ -190,6 +203,10 @@ struct store::impl {
   std::uint64_t audit_seq = 0;
   std::string audit_head = security::genesis_hash;
   std::uint64_t alert_seq = 0;
+  std::vector<const twin_write*> accepted_writes;
+
+  // Time-series history: open chunks and buckets, pending samples.
+  std::unique_ptr<detail::history> hist;
 
   rocksdb::ColumnFamilyHandle* cf(cf_index i) const { return handles[i]; }
 
@@ -204,6 +221,7 @@ struct store::impl {
   void add_request(write_request& req);
   void close();
   void release_db();
+  void enqueue(pending p);
 };
 
 status store::impl::open_db() {
@@ -214,7 +232,7 @@ status store::impl::open_db() {
   // A single writer thread issues all writes, so a second write queue or a
   // pipelined write would only add hand-offs; keep the default write path.
   dbo.enable_pipelined_write = false;
-  // Bound memtable memory across the eight column families.
+  // Bound memtable memory across the column families.
   dbo.db_write_buffer_size = 256u << 20;
   dbo.keep_log_file_num = 4;
 
@@ -229,8 +247,10 @@ status store::impl::open_db() {
   auto ls = rocksdb::DB::ListColumnFamilies(dbo, options.path, &existing);
   (void) ls; // NotFound/IOError for a new directory: just use ours
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  auto retention = detail::make_retention_filter(options.clock, options.retention,
+                                                 &stats.history_expired);
   for (std::size_t i = 0; i < cf_count; ++i)
-    descriptors.emplace_back(cf_names[i], cf_options(i, cache, compression));
+    descriptors.emplace_back(cf_names[i], cf_options(i, cache, compression, retention));
   for (const auto& name : existing) {
     if (std::find(std::begin(cf_names), std::end(cf_names), name)
         == std::end(cf_names))
@@ -331,12 +351,37 @@ status store::impl::load_chain_heads() {
 }
 
 void store::impl::writer_loop() {
+  using clock = std::chrono::steady_clock;
+  const auto interval = options.history_checkpoint_interval;
+  auto next_checkpoint = clock::now() + interval;
   for (;;) {
     {
       std::unique_lock lk{queue_mutex};
-      queue_cv.wait(lk, [this] { return !queue.empty() || stopping; });
-      if (queue.empty())
-        return; // stopping and drained
+      bool timed_out = false;
+      if (interval.count() > 0) {
+        timed_out = !queue_cv.wait_until(lk, next_checkpoint,
+                                         [this] { return !queue.empty() || stopping; });
+      } else {
+        queue_cv.wait(lk, [this] { return !queue.empty() || stopping; });
+      }
+      if (interval.count() > 0 && clock::now() >= next_checkpoint) {
+        // The periodic checkpoint: stores what changed and frees the
+        // in-memory state of series idle for a whole interval, so history
+        // memory follows the active series, not every series ever seen.
+        next_checkpoint = clock::now() + interval;
+        if (hist->has_state()) {
+          lk.unlock();
+          auto cs = hist->checkpoint(write_options);
+          (void) cs; // a failed checkpoint keeps the pending records; retried
+          lk.lock();
+        }
+      }
+      (void) timed_out;
+      if (queue.empty()) {
+        if (stopping)
+          return; // stopping and drained
+        continue;
+      }
       if (queue.size() <= options.max_batch_requests) {
         // batch_requests is empty here; swapping keeps both capacities.
         std::swap(queue, batch_requests);
@@ -361,6 +406,8 @@ void store::impl::add_request(write_request& req) {
     if (tw.twin_id.empty()
         || std::memchr(tw.twin_id.data(), '\0', tw.twin_id.size()) != nullptr)
       throw std::invalid_argument("twin id is empty or contains NUL");
+  for (auto& tw : req.twins)
+    detail::history::validate(tw);
   for (auto& tw : req.twins) {
     rocksdb::Slice id{tw.twin_id};
     for (auto& [revision, bytes] : tw.events) {
@@ -420,12 +467,17 @@ void store::impl::add_request(write_request& req) {
     if (!s.ok())
       throw std::runtime_error(s.ToString());
   }
+  // Last: nothing after this throws, so a rejected request leaves no
+  // samples in the group's pending record.
+  for (auto& tw : req.twins)
+    hist->add(tw);
 }
 
 void store::impl::commit_batch() {
   const auto n = batch_requests.size();
   outcomes.assign(n, ok());
   batch.Clear();
+  hist->begin_batch();
 
   // Chain heads before this group commit: restored if the write fails, so
   // that a failed batch leaves no gap in the audit seq and no dangling link.
@@ -468,7 +520,15 @@ void store::impl::commit_batch() {
 
   status result = ok();
   if (accepted > 0) {
-    if (options.fault_injector)
+    // One record holds every sample of the group commit (not one key per
+    // sample): they become durable with their events.
+    try {
+      hist->put_pending(batch);
+    } catch (const std::exception& e) {
+      result = make_error(errc::storage_failure,
+                          std::string{"group commit failed: "} + e.what(), "rocksdb");
+    }
+    if (result && options.fault_injector)
       result = options.fault_injector();
     if (result) {
       auto s = db->Write(write_options, &batch);
@@ -476,6 +536,27 @@ void store::impl::commit_batch() {
         result = from_rocks(s, "group commit failed");
     }
   }
+  bool force_checkpoint = false;
+  if (result && accepted > 0) {
+    // Durable: visible to history queries before anyone is told.
+    accepted_writes.clear();
+    for (std::size_t i = 0; i < n; ++i)
+      if (outcomes[i])
+        for (const auto& tw : batch_requests[i].req.twins)
+          accepted_writes.push_back(&tw);
+    hist->ingest(accepted_writes);
+  } else {
+    hist->abort_batch();
+  }
+  // compact_history(): one checkpoint for every such request of the batch.
+  status forced = ok();
+  for (std::size_t i = 0; result && i < n; ++i)
+    if (batch_requests[i].checkpoint && outcomes[i]) {
+      if (!force_checkpoint)
+        forced = hist->checkpoint(write_options);
+      force_checkpoint = true;
+      outcomes[i] = forced;
+    }
   stats.commits.fetch_add(1, std::memory_order_relaxed);
   stats.requests.fetch_add(n, std::memory_order_relaxed);
   if (result) {
@@ -506,6 +587,12 @@ void store::impl::commit_batch() {
     } catch (...) {
     }
   }
+  // After the callbacks: acknowledgements do not wait for it. A failed
+  // checkpoint keeps the pending records; the next batch retries.
+  if (!force_checkpoint && hist->checkpoint_due()) {
+    auto cs = hist->checkpoint(write_options);
+    (void) cs;
+  }
 }
 
 void store::impl::close() {
@@ -519,6 +606,11 @@ void store::impl::close() {
   queue_cv.notify_all();
   if (writer.joinable())
     writer.join();
+  if (db && hist && hist->dirty()) {
+    // A clean close leaves nothing to replay at the next open.
+    auto cs = hist->checkpoint(write_options);
+    (void) cs; // on failure the pending records stay and are replayed
+  }
   release_db();
   closed = true;
 }
@@ -558,6 +650,9 @@ expected<std::unique_ptr<store>> store::open(store_options options) {
     options.max_batch_requests = 1;
   auto p = std::make_unique<impl>();
   p->options = std::move(options);
+  if (p->options.history_chunk_samples == 0)
+    p->options.history_chunk_samples = 1;
+  p->hist = std::make_unique<detail::history>(p->options, p->stats);
   if (auto s = p->open_db(); !s)
     return std::move(s).error();
   if (auto s = p->check_format_version(); !s) {
@@ -565,6 +660,10 @@ expected<std::unique_ptr<store>> store::open(store_options options) {
     return std::move(s).error();
   }
   if (auto s = p->load_chain_heads(); !s) {
+    p->release_db();
+    return std::move(s).error();
+  }
+  if (auto s = p->hist->open(p->db.get(), p->cf(cf_history)); !s) {
     p->release_db();
     return std::move(s).error();
   }
@@ -576,18 +675,22 @@ expected<std::unique_ptr<store>> store::open(store_options options) {
 }
 
 void store::submit(write_request req, durable_callback done) {
-  auto& d = *impl_;
+  impl_->enqueue(pending{std::move(req), std::move(done)});
+}
+
+void store::impl::enqueue(pending p) {
+  auto& d = *this;
   bool wake = false;
   {
     std::unique_lock lk{d.queue_mutex};
     if (d.stopping) {
       lk.unlock();
-      if (done)
-        done(closed_error());
+      if (p.done)
+        p.done(closed_error());
       return;
     }
     wake = d.queue.empty();
-    d.queue.push_back(pending{std::move(req), std::move(done)});
+    d.queue.push_back(std::move(p));
   }
   // Only the first request of an empty queue needs to wake the writer: if
   // the queue was not empty the writer is awake or already notified, and it
@@ -618,6 +721,46 @@ status store::flush() {
   auto s = impl_->db->Flush(fo, cfs);
   if (!s.ok())
     return from_rocks(s, "flush failed");
+  return ok();
+}
+
+// -- history ------------------------------------------------------------------
+
+expected<history_result> store::history(const history_query& q) {
+  std::shared_lock lk{impl_->db_mutex};
+  if (!impl_->db)
+    return closed_error();
+  return impl_->hist->query(q);
+}
+
+expected<std::vector<std::string>> store::history_series(const std::string& twin) {
+  std::shared_lock lk{impl_->db_mutex};
+  if (!impl_->db)
+    return closed_error();
+  return impl_->hist->series(twin);
+}
+
+status store::compact_history() {
+  // 1. A checkpoint on the writer thread: the open chunks and buckets go to
+  //    the column family, where compaction can see them.
+  std::promise<status> promise;
+  auto fut = promise.get_future();
+  pending p;
+  p.done = [&promise](const status& s) { promise.set_value(s); };
+  p.checkpoint = true;
+  impl_->enqueue(std::move(p));
+  if (auto s = fut.get(); !s)
+    return s;
+  // 2. Compact everything (flushing the memtable first), so that the
+  //    retention filter sees every record.
+  std::shared_lock lk{impl_->db_mutex};
+  if (!impl_->db)
+    return closed_error();
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  auto s = impl_->db->CompactRange(co, impl_->cf(cf_history), nullptr, nullptr);
+  if (!s.ok())
+    return from_rocks(s, "history compaction failed");
   return ok();
 }
 

@@ -85,6 +85,7 @@ enum class route_id {
   twin_lifecycle,
   twin_lineage,
   twin_history,
+  twin_behaviour,
   models,
   model,
   audit,
@@ -99,6 +100,7 @@ struct route_info {
   std::string_view allow;     ///< methods, comma separated
   bool needs_auth = false;
   std::string param;          ///< decoded {id} / {dtmi} / {file}
+  std::string param2;         ///< decoded {name} (behaviours)
 };
 
 bool allowed(std::string_view allow, std::string_view method) {
@@ -210,6 +212,11 @@ route_info match(const std::vector<std::string>& seg) {
     else if (seg[4] == "history")
       set(route_id::twin_history, "/api/v1/twins/{id}/history", "GET", true,
           seg[3]);
+  }
+  if (n == 6 && s == "twins" && seg[4] == "behaviours" && !seg[5].empty()) {
+    set(route_id::twin_behaviour, "/api/v1/twins/{id}/behaviours/{name}",
+        "PUT, DELETE", true, seg[3]);
+    r.param2 = seg[5];
   }
   return r;
 }
@@ -742,6 +749,17 @@ outcome api::handle(const request& req, done_fn done) const {
         fabric_.history(ctx, route.param, std::move(q), reply(200));
         return out;
       }
+      case route_id::twin_behaviour:
+        if (req.method == "PUT") {
+          auto body = parse_body();
+          if (!body)
+            return fail(body.error());
+          fabric_.attach_behaviour(ctx, route.param, route.param2, std::move(*body),
+                                   reply(200, true));
+        } else {
+          fabric_.detach_behaviour(ctx, route.param, route.param2, reply(200, true));
+        }
+        return out;
       case route_id::models:
         if (req.method == "GET") {
           fabric_.list_models(ctx, reply(200));

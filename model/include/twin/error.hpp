@@ -37,6 +37,9 @@ enum class errc {
   revision_mismatch,
   /// The model is referenced by twins and cannot be deleted.
   model_in_use,
+  /// A behaviour (FMU / ML binding, trained model) was written for another
+  /// model DTMI version than the twin's, and refuses to run against it.
+  binding_model_mismatch,
   /// The storage layer failed (I/O error, disk full); retryable.
   storage_failure,
   /// Stored bytes do not decode or a hash chain is broken.

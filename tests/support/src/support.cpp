@@ -1,9 +1,10 @@
 #include "twin/test/support.hpp"
 
+#include "twin/test/child_process.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,13 +29,6 @@ std::string env_or(const char* name, const char* fallback) {
   return fallback;
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void append_file(int fd, const char* data, std::size_t n) {
   while (n > 0) {
     auto w = ::write(fd, data, n);
@@ -46,15 +40,6 @@ void append_file(int fd, const char* data, std::size_t n) {
     data += w;
     n -= static_cast<std::size_t>(w);
   }
-}
-
-/// Decodes a waitpid status into an exit code or 128+signal.
-int decode_status(int status) {
-  if (WIFEXITED(status))
-    return WEXITSTATUS(status);
-  if (WIFSIGNALED(status))
-    return 128 + WTERMSIG(status);
-  return -1;
 }
 
 /// Builds the child's environment from ours plus `changes`.
@@ -74,23 +59,6 @@ std::vector<std::string> make_env(const env_changes& changes) {
     if (v)
       env.push_back(k + "=" + *v);
   return env;
-}
-
-std::vector<char*> c_strings(std::vector<std::string>& v) {
-  std::vector<char*> out;
-  for (auto& s : v)
-    out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-/// In the child after fork: closes inherited descriptors above 2.
-void close_other_fds() {
-  long max = sysconf(_SC_OPEN_MAX);
-  if (max < 0 || max > 65536)
-    max = 65536;
-  for (int fd = 3; fd < max; ++fd)
-    ::close(fd);
 }
 
 } // namespace
@@ -163,21 +131,18 @@ node_process::node_process(node_options options) : options_(std::move(options)) 
                                 "--tokens", options_.tokens_file.string()};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
 
-  int out_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0)
-    throw std::runtime_error(std::string{"pipe2: "} + std::strerror(errno));
   if (options_.log_file.empty()) {
     static int counter = 0;
     options_.log_file = options_.data_dir.parent_path()
                         / ("node-" + std::to_string(::getpid()) + "-"
                            + std::to_string(++counter) + ".log");
   }
-  int log_fd = ::open(options_.log_file.c_str(),
-                      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) {
-    ::close(out_pipe[0]);
-    ::close(out_pipe[1]);
-    throw std::runtime_error("cannot open log " + options_.log_file.string());
+  int log_fd = open_log(options_.log_file);
+  int out_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+    int e = errno;
+    ::close(log_fd);
+    throw std::runtime_error(std::string{"pipe2: "} + std::strerror(e));
   }
   {
     std::string cmd = "$";
@@ -186,30 +151,14 @@ node_process::node_process(node_options options) : options_(std::move(options)) 
     cmd += "\n";
     append_file(log_fd, cmd.data(), cmd.size());
   }
-  auto argv = c_strings(args);
-  pid_t parent = ::getpid();
-  pid_ = ::fork();
-  if (pid_ < 0) {
+  // The child's stdout is a pipe (for the `listening` line), stderr the log.
+  try {
+    pid_ = spawn_child(args, out_pipe[1], log_fd);
+  } catch (...) {
     ::close(out_pipe[0]);
     ::close(out_pipe[1]);
     ::close(log_fd);
-    throw std::runtime_error(std::string{"fork: "} + std::strerror(errno));
-  }
-  if (pid_ == 0) {
-    // Child: die with the test; stdout to the pipe, stderr to the log.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent)
-      ::_exit(127);
-    ::dup2(out_pipe[1], STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0)
-      ::dup2(devnull, STDIN_FILENO);
-    close_other_fds();
-    ::execv(argv[0], argv.data());
-    const char* msg = "exec of twin-node failed\n";
-    append_file(STDERR_FILENO, msg, std::strlen(msg));
-    ::_exit(127);
+    throw;
   }
   ::close(out_pipe[1]);
   stdout_fd_ = out_pipe[0];
@@ -258,9 +207,7 @@ node_process::node_process(node_options options) : options_(std::move(options)) 
         continue;
       }
       if (n == 0) {
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-        reap(status);
+        exit_status_ = reap(pid_);
         failure = "twin-node exited before listening (status "
                   + std::to_string(*exit_status_) + ")";
         break;
@@ -312,17 +259,11 @@ void node_process::join_forwarder() {
   }
 }
 
-void node_process::reap(int status) {
-  exit_status_ = decode_status(status);
-}
-
 bool node_process::running() {
   if (exit_status_ || pid_ <= 0)
     return false;
-  int status = 0;
-  pid_t r = ::waitpid(pid_, &status, WNOHANG);
-  if (r == pid_) {
-    reap(status);
+  if (auto code = wait_exit(pid_, 0ms)) {
+    exit_status_ = *code;
     return false;
   }
   return true;
@@ -332,10 +273,7 @@ void node_process::kill() {
   if (!running())
     return;
   ::kill(pid_, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
-  reap(status);
+  exit_status_ = reap(pid_);
   join_forwarder();
 }
 
@@ -343,16 +281,10 @@ int node_process::terminate(std::chrono::milliseconds timeout) {
   if (!running())
     return exit_status_.value_or(-1);
   ::kill(pid_, SIGTERM);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_) {
-      reap(status);
-      join_forwarder();
-      return *exit_status_;
-    }
-    std::this_thread::sleep_for(10ms);
+  if (auto code = wait_exit(pid_, timeout)) {
+    exit_status_ = *code;
+    join_forwarder();
+    return *code;
   }
   std::cerr << "twin-node pid " << pid_ << " ignored SIGTERM for "
             << timeout.count() << " ms; killing it\n";
@@ -370,7 +302,7 @@ long node_process::rss_kib() const {
 }
 
 std::string node_process::log() const {
-  return read_file(options_.log_file);
+  return read_text_file(options_.log_file);
 }
 
 void node_process::print_log() const {
@@ -398,10 +330,6 @@ command_result run_process(const std::vector<std::string>& argv_in,
                            std::chrono::milliseconds timeout) {
   if (argv_in.empty() || argv_in[0].empty())
     throw std::runtime_error("run_process: no binary");
-  std::vector<std::string> args = argv_in;
-  auto env = make_env(env_in);
-  auto argv = c_strings(args);
-  auto envp = c_strings(env);
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe2 failed");
@@ -410,24 +338,13 @@ command_result run_process(const std::vector<std::string>& argv_in,
     ::close(out_pipe[1]);
     throw std::runtime_error("pipe2 failed");
   }
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0)
-    throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent)
-      ::_exit(127);
-    ::dup2(out_pipe[1], STDOUT_FILENO);
-    ::dup2(err_pipe[1], STDERR_FILENO);
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0)
-      ::dup2(devnull, STDIN_FILENO);
-    close_other_fds();
-    ::execve(argv[0], argv.data(), envp.data());
-    const char* msg = "exec failed\n";
-    append_file(STDERR_FILENO, msg, std::strlen(msg));
-    ::_exit(127);
+  pid_t pid = -1;
+  try {
+    pid = spawn_child(argv_in, out_pipe[1], err_pipe[1], make_env(env_in));
+  } catch (...) {
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]})
+      ::close(fd);
+    throw;
   }
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
@@ -465,10 +382,8 @@ command_result run_process(const std::vector<std::string>& argv_in,
   for (auto& f : fds)
     if (f.fd >= 0)
       ::close(f.fd);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  res.exit_code = timed_out ? -1 : decode_status(status);
+  int code = reap(pid);
+  res.exit_code = timed_out ? -1 : code;
   return res;
 }
 
@@ -494,7 +409,7 @@ nlohmann::json bearing_model() {
   fs::path file = fs::path{TWIN_TEST_DATA_DIR} / "dtdl" / "bearing.json";
   std::error_code ec;
   if (fs::exists(file, ec)) {
-    auto j = nlohmann::json::parse(read_file(file), nullptr, false);
+    auto j = nlohmann::json::parse(read_text_file(file), nullptr, false);
     if (!j.is_discarded())
       return j;
   }

@@ -400,6 +400,54 @@ BOOST_AUTO_TEST_CASE(connectivity_of_a_missing_twin_is_not_found) {
   BOOST_TEST(d.rejection->code == errc::not_found);
 }
 
+BOOST_AUTO_TEST_CASE(behaviour_bindings_are_stored_with_the_twin_for_its_model_only) {
+  fixture f;
+  f.create();
+  json spec{{"kind", "forecast"}, {"model", "dtmi:example:Bearing;1"}, {"indicator", "wear"}};
+  auto d = f.run(attach_behaviour{"rul", spec});
+  BOOST_REQUIRE(!d.rejection);
+  BOOST_TEST(d.events.at(0).type == event_type::behaviour_attached);
+  BOOST_TEST(to_json(f.st)["$behaviours"]["rul"] == spec);
+  // Written for another model version: refused, nothing recorded.
+  json other = spec;
+  other["model"] = "dtmi:example:Bearing;2";
+  auto r = f.run(attach_behaviour{"rul2", other});
+  BOOST_REQUIRE(r.rejection);
+  BOOST_TEST(r.rejection->code == errc::binding_model_mismatch);
+  BOOST_TEST(r.rejection->path == "/model");
+  BOOST_TEST(!f.st.behaviours.contains("rul2"));
+  // Bad shapes are clear 400s.
+  BOOST_TEST(f.run(attach_behaviour{"bad name!", spec}).rejection->rule == "behaviour-name");
+  BOOST_TEST(f.run(attach_behaviour{"x", json{{"model", "dtmi:example:Bearing;1"}}}).rejection->rule
+             == "behaviour-kind");
+  // Round trips through the journal form and the snapshot.
+  auto back = event_from_json(to_json(d.events[0]));
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->behaviour == "rul");
+  BOOST_TEST(back->spec == spec);
+  auto snap = state_from_snapshot(snapshot_json(f.st));
+  BOOST_REQUIRE(snap.has_value());
+  BOOST_TEST(snap->behaviours == f.st.behaviours);
+  // Detach; a second detach is not found.
+  BOOST_TEST(!f.run(detach_behaviour{"rul"}).rejection);
+  BOOST_TEST(!to_json(f.st).contains("$behaviours"));
+  BOOST_TEST(f.run(detach_behaviour{"rul"}).rejection->code == errc::not_found);
+}
+
+BOOST_AUTO_TEST_CASE(behaviour_outputs_carry_their_own_source_kind) {
+  fixture f;
+  f.create();
+  f.move_to(lifecycle::active);
+  ingest_values in;
+  in.values = json{{"temperature", 42.0}};
+  in.source_kind = "behaviour";
+  in.source = "behaviour/thermal";
+  auto d = f.run(in);
+  BOOST_REQUIRE(!d.rejection);
+  BOOST_TEST(d.events.at(0).source.source_kind == "behaviour");
+  BOOST_TEST(d.events.at(0).source.source_id == "behaviour/thermal");
+}
+
 BOOST_AUTO_TEST_CASE(merge_patch_follows_rfc_7386) {
   auto r = merge_patch(json{{"a", "b"}, {"c", {{"d", "e"}, {"f", "g"}}}},
                        json{{"a", "z"}, {"c", {{"f", nullptr}}}});

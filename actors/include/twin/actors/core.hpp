@@ -84,13 +84,23 @@ enum class event_type : std::uint8_t {
   /// The device behind the twin went offline or came back (Sparkplug
   /// DEATH/BIRTH). Not a lifecycle change: data keeps being accepted.
   connectivity_changed,
+  /// A behaviour binding (FMU / ML) was attached or replaced.
+  behaviour_attached,
+  /// A behaviour binding was removed.
+  behaviour_detached,
 };
 
 std::string_view to_string(event_type t) noexcept;
+inline std::ostream& operator<<(std::ostream& os, event_type t) {
+  return os << to_string(t);
+}
 
 /// Whether the twin's device is connected, as far as the fabric knows.
 enum class connectivity : std::uint8_t { unknown, online, offline };
 std::string_view to_string(connectivity c) noexcept;
+inline std::ostream& operator<<(std::ostream& os, connectivity c) {
+  return os << to_string(c);
+}
 
 struct event {
   event_type type = event_type::property_updated;
@@ -110,6 +120,9 @@ struct event {
   std::string reason;
   /// connectivity_changed: the new state.
   connectivity link = connectivity::unknown;
+  /// behaviour_attached / behaviour_detached: the binding's name and spec.
+  std::string behaviour;
+  json spec;
   lineage source;
 };
 
@@ -162,6 +175,8 @@ struct twin_state {
   millis updated_at = 0;
   /// When `link` last changed (0: never).
   millis link_since = 0;
+  /// Behaviour bindings {name: spec}; null when there are none (most twins).
+  json behaviours;
   value_map properties;
   value_map telemetry;
   /// Last device sequence applied per source (replay / duplicate guard).
@@ -191,6 +206,8 @@ struct patch_properties {
 
 struct ingest_values {
   json values = json::object();
+  /// Lineage source kind: "sensor" (devices), "behaviour" (FMU/ML outputs).
+  std::string source_kind = "sensor";
   std::optional<millis> source_time;
   /// Sensor / metric id; defaults to the principal.
   std::string source;
@@ -217,8 +234,20 @@ struct transition {
   std::string reason;
 };
 
+/// Attach (or replace) a behaviour binding. The spec must name the twin's
+/// model DTMI in "model" (else binding_model_mismatch) and a "kind".
+struct attach_behaviour {
+  std::string name;
+  json spec;
+};
+
+struct detach_behaviour {
+  std::string name;
+};
+
 using command_body = std::variant<create_twin, patch_properties, ingest_values,
-                                  transition, set_connectivity>;
+                                  transition, set_connectivity,
+                                  attach_behaviour, detach_behaviour>;
 
 struct command {
   command_body body;

@@ -49,6 +49,9 @@ struct list_query {
 /// POST /telemetry carries, already parsed.
 struct device_data {
   json values = json::object();
+  /// Lineage source kind: "sensor" (devices) or "behaviour" (FMU / ML
+  /// outputs written back by the behaviour runtime).
+  std::string source_kind = "sensor";
   std::optional<std::int64_t> source_time_ms;
   std::string source;            ///< e.g. "spBv1.0/PlantA/Turbine07/Gearbox_BearingA"
   std::string pipeline_version;  ///< e.g. "tagmap/2026.11.1"
@@ -145,6 +148,32 @@ public:
     (void) ctx, (void) id, (void) u;
     reply(make_error(errc::unavailable, "connectivity is not supported here"));
   }
+  /// PUT /twins/{id}/behaviours/{name}: attach (or replace) a behaviour
+  /// binding, stored with the twin (journaled, audited, survives restarts).
+  /// `spec` is {"kind": "fmu"|"anomaly"|"forecast", "model": DTMI the binding
+  /// was written for (must equal the twin's model: else 409
+  /// binding_model_mismatch), ...kind-specific fields (docs/api.md)}.
+  /// Answers the twin. Requires write.
+  virtual void attach_behaviour(const request_context& ctx, const std::string& id,
+                                const std::string& name, json spec, reply_fn reply) {
+    (void) ctx, (void) id, (void) name, (void) spec;
+    reply(make_error(errc::unavailable, "behaviours are not supported here"));
+  }
+  /// DELETE /twins/{id}/behaviours/{name}. Answers the twin. Requires write.
+  virtual void detach_behaviour(const request_context& ctx, const std::string& id,
+                                const std::string& name, reply_fn reply) {
+    (void) ctx, (void) id, (void) name;
+    reply(make_error(errc::unavailable, "behaviours are not supported here"));
+  }
+  /// Stores and publishes an alert raised outside a twin (behaviours):
+  /// {"type": "twin.alert.*", "severity": "info"|"warning"|"critical",
+  ///  "twin", "cause", "source", "detail"?: {...}, "lineage"?: {...}}; the
+  /// node sets "time" and "seq". Answers the stored alert. Requires ingest.
+  virtual void raise_alert(const request_context& ctx, json alert, reply_fn reply) {
+    (void) ctx, (void) alert;
+    reply(make_error(errc::unavailable, "alerts are not supported here"));
+  }
+
   /// GET /twins/{id}/history (docs/api.md). Served from the store: a
   /// passive twin is queryable. Requires read.
   virtual void history(const request_context& ctx, const std::string& id,

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "twin/actors/fabric.hpp"
+#include "twin/persistence/store.hpp"
 
 namespace twin::actors {
 
@@ -42,6 +43,14 @@ struct node_options {
   bool sync = true;
   /// Test hook passed to the store: fails group commits on demand.
   std::function<status()> fault_injector;
+  /// History retention per tier (defaults: raw 30 d, 1 min 1 y, 1 h 7 y).
+  persistence::retention_policy history_retention;
+  /// History checkpoint period (see persistence::store_options); 0: only by
+  /// sample count and at close.
+  std::chrono::milliseconds history_checkpoint_interval{1000};
+  /// Now in ms since the epoch for history retention and queries (tests
+  /// inject it); empty: the system clock.
+  std::function<std::int64_t()> clock;
 };
 
 class node final : public fabric {
@@ -70,6 +79,13 @@ public:
                    device_data data, reply_fn reply) override;
   void set_connectivity(const request_context& ctx, const std::string& id,
                         connectivity_update u, reply_fn reply) override;
+  void history(const request_context& ctx, const std::string& id,
+               history_request q, reply_fn reply) override;
+  void attach_behaviour(const request_context& ctx, const std::string& id,
+                        const std::string& name, json spec, reply_fn reply) override;
+  void detach_behaviour(const request_context& ctx, const std::string& id,
+                        const std::string& name, reply_fn reply) override;
+  void raise_alert(const request_context& ctx, json alert, reply_fn reply) override;
   void transition(const request_context& ctx, const std::string& id,
                   json body, reply_fn reply) override;
   void lineage(const request_context& ctx, const std::string& id,

@@ -10,6 +10,8 @@
 //   audit      be64(seq)                   -> audit record (JSON, hash-chained)
 //   alerts     be64(seq)                   -> alert (JSON)
 //   meta       name                        -> value ("format_version" = "1")
+//   history    tier byte + twin '\0' series '\0' + time keys -> Gorilla
+//              chunks, rollup buckets, pending samples (docs/storage.md)
 //
 // Threads: `submit` may be called from any thread; one writer thread owns
 // the write path, coalesces all pending requests into one WriteBatch, writes
@@ -21,12 +23,14 @@
 // extended, not changed.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +41,16 @@ namespace twin::persistence {
 
 /// Current on-disk format; open() refuses a newer one and migrates older ones.
 inline constexpr int storage_format_version = 1;
+
+/// How long each history tier is kept (ms). Data older than now - age is
+/// removed by compaction (a compaction filter) and hidden from queries at
+/// once. Enforced per storage window: a raw chunk goes when its whole 1-hour
+/// window is past raw_ms, a rollup bucket when its end is past its tier's age.
+struct retention_policy {
+  std::int64_t raw_ms = 30LL * 24 * 3600 * 1000;          ///< 30 days
+  std::int64_t minute_ms = 365LL * 24 * 3600 * 1000;      ///< 1 year
+  std::int64_t hour_ms = 7LL * 365 * 24 * 3600 * 1000;    ///< 7 years
+};
 
 struct store_options {
   /// Directory of the RocksDB database (created if missing).
@@ -50,6 +64,33 @@ struct store_options {
   /// status fails that whole batch (every callback gets the error) as if
   /// RocksDB had failed. Default: none.
   std::function<status()> fault_injector;
+  /// History retention per tier (defaults: raw 30 d, 1 min 1 y, 1 h 7 y).
+  retention_policy retention;
+  /// Now, in ms since the epoch; called by queries and by RocksDB's
+  /// compaction threads (must be thread-safe). Default (empty): the system
+  /// clock.
+  std::function<std::int64_t()> clock;
+  /// Samples per raw history chunk before it is sealed (default 1024).
+  std::uint32_t history_chunk_samples = 1024;
+  /// History checkpoint: after this many samples since the last one, the
+  /// writer stores every open chunk and rollup bucket and deletes the
+  /// pending-sample records they cover (default 1,000,000). Bounds the
+  /// replay at open and the memory held by sealed-but-unwritten chunks.
+  std::uint64_t history_checkpoint_samples = 1'000'000;
+  /// Also checkpoint this often (0: only by sample count and at close).
+  /// Series idle for a whole interval leave memory at the next one, so the
+  /// history's memory follows the active series. Default 2 s.
+  std::chrono::milliseconds history_checkpoint_interval{1000};
+};
+
+/// One history sample of a twin's property or telemetry value.
+struct sample {
+  /// Property/telemetry name; not empty, no NUL.
+  std::string series;
+  /// Source time, ms since epoch.
+  std::int64_t time_ms = 0;
+  /// Numbers and booleans (0/1) as double; strings/JSON text as string.
+  std::variant<double, std::string> value;
 };
 
 /// Writes for one twin inside a request.
@@ -61,6 +102,46 @@ struct twin_write {
   std::optional<std::pair<std::uint64_t, std::string>> snapshot;
   /// The twins-index entry (replaces the previous one).
   std::optional<std::string> index_entry;
+  /// History samples; durable with the events, in the same WriteBatch.
+  std::vector<sample> samples;
+};
+
+/// History tiers: raw samples, 1-minute and 1-hour rollups.
+enum class history_tier { raw, minute, hour };
+
+struct raw_point {
+  std::int64_t time_ms;
+  std::variant<double, std::string> value;
+};
+
+/// A rollup bucket [start_ms, start_ms + 1 min or 1 h) of numeric samples
+/// (NaN samples are not counted). `last` is the value with the greatest
+/// time (on a tie, the one written last).
+struct rollup_point {
+  std::int64_t start_ms;
+  double min, max, mean;
+  std::uint64_t count;
+  double last;
+  std::int64_t last_time_ms;
+};
+
+/// Samples (raw) or buckets (minute, hour: by start) with
+/// from_ms <= time <= to_ms, ascending, at most `limit` (the earliest).
+struct history_query {
+  std::string twin, series;
+  std::int64_t from_ms = 0, to_ms = 0;
+  history_tier tier = history_tier::raw;
+  std::size_t limit = 10000;
+};
+
+struct history_result {
+  history_tier tier = history_tier::raw;
+  /// Filled for tier raw.
+  std::vector<raw_point> raw;
+  /// Filled for tiers minute and hour.
+  std::vector<rollup_point> rollups;
+  /// More points matched than `limit`.
+  bool truncated = false;
 };
 
 /// One atomic unit of writes: everything in it becomes durable together.
@@ -110,6 +191,11 @@ struct store_stats {
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> failures{0};
   std::atomic<std::uint64_t> bytes_written{0};
+  /// History samples accepted, checkpoints done, history records (chunks,
+  /// buckets) removed by retention in compactions.
+  std::atomic<std::uint64_t> history_samples{0};
+  std::atomic<std::uint64_t> history_checkpoints{0};
+  std::atomic<std::uint64_t> history_expired{0};
 };
 
 class store {
@@ -179,6 +265,22 @@ public:
   /// Alerts with seq >= from, at most `limit`, ascending.
   expected<std::vector<nlohmann::json>> list_alerts(std::uint64_t from,
                                                     std::size_t limit);
+
+  // -- history ------------------------------------------------------------------
+
+  /// Samples or rollups of one series of `twin` (loaded or not: served from
+  /// the store). Sees every acknowledged sample. Strings are kept in the raw
+  /// tier only (no rollups). Errors: unavailable after close(), corruption
+  /// for an undecodable chunk, storage_failure on I/O errors. Thread-safe.
+  expected<history_result> history(const history_query& q);
+
+  /// Names of the series of `twin` that have history (any tier), sorted.
+  expected<std::vector<std::string>> history_series(const std::string& twin);
+
+  /// Stores the open history state (a checkpoint) and compacts the history
+  /// column family, so that retention applies now (ops, tests). Errors:
+  /// unavailable after close(), storage_failure.
+  status compact_history();
 
   const store_stats& stats() const noexcept;
 

@@ -114,7 +114,6 @@ public:
   void print_log() const;
 
 private:
-  void reap(int status);
   void join_forwarder();
 
   node_options options_;

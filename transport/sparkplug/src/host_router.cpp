@@ -1,0 +1,168 @@
+#include "twin/sparkplug/host_router.hpp"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+namespace twin::sparkplug {
+
+namespace {
+
+std::string path_of(std::string_view group, std::string_view edge, std::string_view device) {
+  std::string s{group};
+  s += '/';
+  s += edge;
+  if (!device.empty()) {
+    s += '/';
+    s += device;
+  }
+  return s;
+}
+
+struct batch_builder {
+  ingest_batch batch;
+  std::uint64_t newest = 0;
+  bool any_time = false;
+};
+
+ingest_batch start_batch(const apply_action& a, const std::string& twin,
+                         const std::string& pipeline_version, std::string_view message_type) {
+  ingest_batch b;
+  b.twin = twin;
+  b.source = std::string{namespace_b} + "/" + path_of(a.group, a.edge_node, a.device);
+  b.pipeline_version = pipeline_version;
+  b.historical = a.is_historical;
+  b.origin = {{"protocol", "sparkplugB"},
+              {"group", a.group},
+              {"edgeNode", a.edge_node},
+              {"device", a.device},
+              {"messageType", message_type},
+              {"seq", a.seq},
+              {"bdSeq", a.bd_seq},
+              {"historical", a.is_historical},
+              {"metrics", nlohmann::json::object()}};
+  return b;
+}
+
+void add_value(batch_builder& bb, const tag_mapping& m, const apply_action& a,
+               nlohmann::json value) {
+  bb.batch.values[m.name] = std::move(value);
+  bb.batch.origin["metrics"][m.name] = a.metric;
+  if (!bb.any_time || a.timestamp > bb.newest)
+    bb.newest = a.timestamp;
+  bb.any_time = true;
+  bb.batch.source_time_ms = static_cast<std::int64_t>(bb.newest);
+}
+
+} // namespace
+
+bool is_control_metric(std::string_view name) noexcept {
+  return name == "bdSeq" || name.starts_with("Node Control/")
+         || name.starts_with("Device Control/");
+}
+
+host_router::host_router(const tag_map& map)
+  : map_(map), pipeline_version_("tagmap/" + map.version()) {
+}
+
+routed_message host_router::route(std::string_view mqtt_topic, std::vector<action> actions,
+                                  std::int64_t now_ms) {
+  routed_message out;
+  std::string message_type = "?";
+  if (auto t = parse_topic(mqtt_topic))
+    message_type = std::string{to_string(t->type)};
+
+  // Connectivity: the last state per twin within this message, in order of
+  // first appearance.
+  std::vector<std::pair<std::string, connectivity_change>> conn;
+  auto set_conn = [&](const std::string& twin, bool online, const std::string& reason) {
+    for (auto& [t, c] : conn)
+      if (t == twin) {
+        c.online = online;
+        c.reason = reason;
+        return;
+      }
+    conn.emplace_back(twin, connectivity_change{twin, online, reason, now_ms});
+  };
+
+  std::vector<batch_builder> live;
+  // (timestamp, twin) → historical batch; std::map keeps timestamp order.
+  std::map<std::pair<std::uint64_t, std::string>, batch_builder> history;
+
+  for (auto& act : actions) {
+    if (auto* a = std::get_if<apply_action>(&act)) {
+      const tag_mapping* m = map_.find(a->group, a->edge_node, a->device, a->metric);
+      if (!m) {
+        if (is_control_metric(a->metric)) {
+          ++out.control_metrics;
+        } else {
+          ++out.unmapped;
+          if (out.first_unmapped.empty())
+            out.first_unmapped = path_of(a->group, a->edge_node, a->device) + "/" + a->metric;
+        }
+        continue;
+      }
+      auto cv = convert_value(*m, a->value);
+      if (cv.outcome == converted_value::kind::null) {
+        ++out.null_values;
+        continue;
+      }
+      if (cv.outcome == converted_value::kind::unsupported) {
+        out.drops.push_back(dropped_action{a->group, a->edge_node, a->device, "unsupported_value",
+                                           a->metric + ": " + cv.detail});
+        continue;
+      }
+      batch_builder* bb = nullptr;
+      if (a->is_historical) {
+        auto [it, fresh] = history.try_emplace({a->timestamp, m->twin});
+        if (fresh)
+          it->second.batch = start_batch(*a, m->twin, pipeline_version_, message_type);
+        bb = &it->second;
+      } else {
+        for (auto& b : live)
+          if (b.batch.twin == m->twin)
+            bb = &b;
+        if (!bb) {
+          live.push_back({start_batch(*a, m->twin, pipeline_version_, message_type), 0, false});
+          bb = &live.back();
+        }
+      }
+      add_value(*bb, *m, *a, std::move(cv.value));
+      ++out.metrics_applied;
+    } else if (auto* on = std::get_if<online_action>(&act)) {
+      // A node BIRTH brings the node-level twins online; device twins come
+      // online with their own DBIRTH.
+      const auto& twins = on->device.empty() ? map_.node_level_twins(on->group, on->edge_node)
+                                             : map_.twins_of(on->group, on->edge_node, on->device);
+      std::string reason = message_type + " " + path_of(on->group, on->edge_node, on->device);
+      for (const auto& t : twins)
+        set_conn(t, true, reason);
+    } else if (auto* off = std::get_if<offline_action>(&act)) {
+      const auto& twins = map_.twins_of(off->group, off->edge_node, off->device);
+      std::string reason = message_type + " " + path_of(off->group, off->edge_node, off->device);
+      if (message_type == "NBIRTH" && !off->device.empty())
+        reason += " (device session ended by a new NBIRTH)";
+      for (const auto& t : twins)
+        set_conn(t, false, reason);
+    } else if (auto* rb = std::get_if<rebirth_action>(&act)) {
+      out.rebirths.push_back(std::move(*rb));
+    } else if (auto* d = std::get_if<dropped_action>(&act)) {
+      out.drops.push_back(std::move(*d));
+    }
+  }
+
+  for (auto& [twin, c] : conn) {
+    auto it = online_.find(twin);
+    if (it != online_.end() && it->second == c.online)
+      continue;
+    online_[twin] = c.online;
+    out.operations.emplace_back(std::move(c));
+  }
+  for (auto& [key, bb] : history)
+    out.operations.emplace_back(std::move(bb.batch));
+  for (auto& bb : live)
+    out.operations.emplace_back(std::move(bb.batch));
+  return out;
+}
+
+} // namespace twin::sparkplug

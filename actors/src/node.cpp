@@ -680,9 +680,12 @@ void node::list_twins(const request_context& ctx, list_query q,
         more = true;
         return false;
       }
-      items.push_back(json{{"$id", id},
-                           {"$model", j.value("model", "")},
-                           {"$lifecycle", j.value("lifecycle", "")}});
+      json item{{"$id", id},
+                {"$model", j.value("model", "")},
+                {"$lifecycle", j.value("lifecycle", "")}};
+      if (auto b = j.find("behaviours"); b != j.end())
+        item["$behaviours"] = *b;
+      items.push_back(std::move(item));
       last = id;
       return true;
     });

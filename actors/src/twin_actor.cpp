@@ -135,8 +135,16 @@ status hydrate(twin_actor_state& s) {
 }
 
 std::string index_entry(const core::twin_state& st) {
-  return json{{"model", st.model.str()}, {"lifecycle", core::to_string(st.life)}}
-    .dump();
+  json j{{"model", st.model.str()}, {"lifecycle", core::to_string(st.life)}};
+  // The behaviour runtime lists the index to find the twins it must load,
+  // without waking every twin.
+  if (st.behaviours.is_object() && !st.behaviours.empty()) {
+    json names = json::array();
+    for (auto& [name, spec] : st.behaviours.items())
+      names.push_back(name);
+    j["behaviours"] = std::move(names);
+  }
+  return j.dump();
 }
 
 json audit_record(const core::command& cmd, const std::string& twin,
@@ -323,7 +331,9 @@ void handle_command(twin_ptr self, twin_command& msg) {
     if (auto a = audit_record(msg.cmd, s.st.id, e); !a.is_null())
       s.p().queued_audit.push_back(std::move(a));
     index_changed |= e.type == core::event_type::twin_created
-                     || e.type == core::event_type::lifecycle_changed;
+                     || e.type == core::event_type::lifecycle_changed
+                     || e.type == core::event_type::behaviour_attached
+                     || e.type == core::event_type::behaviour_detached;
     auto j = core::to_json(e);
     s.p().queued_write.events.emplace_back(e.revision, encode(j));
     append_samples(s.p().queued_write.samples, e);

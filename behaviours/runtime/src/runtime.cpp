@@ -1103,6 +1103,10 @@ void behaviour_runtime::impl::load_all() {
         continue;
       if (item.value("$lifecycle", "") == "retired")
         continue;
+      // The index names the twins with bindings: only those are read (and
+      // woken); the rest of the fleet stays passive.
+      if (!item.contains("$behaviours"))
+        continue;
       reload_twin(id);
     }
     after = r->value("nextPageToken", "");

@@ -99,8 +99,17 @@ public:
     json items = json::array();
     {
       std::lock_guard lk{mu};
-      for (auto& [id, d] : docs)
-        items.push_back(json{{"$id", id}, {"$model", d["$model"]}, {"$lifecycle", "active"}});
+      for (auto& [id, d] : docs) {
+        // Like the node's index: the names of its bindings, if any.
+        json item{{"$id", id}, {"$model", d["$model"]}, {"$lifecycle", "active"}};
+        if (d.contains("$behaviours")) {
+          json names = json::array();
+          for (auto& [name, spec] : d["$behaviours"].items())
+            names.push_back(name);
+          item["$behaviours"] = std::move(names);
+        }
+        items.push_back(std::move(item));
+      }
     }
     r(json{{"items", items}});
   }

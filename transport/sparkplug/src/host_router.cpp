@@ -39,15 +39,17 @@ ingest_batch start_batch(const apply_action& a, const std::string& twin,
               {"messageType", message_type},
               {"seq", a.seq},
               {"bdSeq", a.bd_seq},
-              {"historical", a.is_historical},
-              {"metrics", nlohmann::json::object()}};
+              {"historical", a.is_historical}};
   return b;
 }
 
 void add_value(batch_builder& bb, const tag_mapping& m, const apply_action& a,
                nlohmann::json value) {
   bb.batch.values[m.name] = std::move(value);
-  bb.batch.origin["metrics"][m.name] = a.metric;
+  // Only renamed metrics are listed: a value named like its metric needs no
+  // entry (this keeps every journal event of a feed small).
+  if (m.name != a.metric)
+    bb.batch.origin["metrics"][m.name] = a.metric;
   if (!bb.any_time || a.timestamp > bb.newest)
     bb.newest = a.timestamp;
   bb.any_time = true;

@@ -81,8 +81,8 @@ fi
 # process) turns load, speed and temperature into wear; a forecast predicts
 # when wear reaches 1 and writes RUL (alert below 30 days); an anomaly model
 # trains on the first 120 feature vectors and scores the rest.
-fmu_spec='{"kind":"fmu","model":"dtmi:fabric:example:GearboxBearing;1","fmu":"bearing-fmi3.fmu","inputs":{"load":"load","shaftSpeed":"shaftSpeed","temperature":"temperature"},"outputs":{"wear":"wear"},"parameters":{"ratedLoad":20000,"initialWear":0.3},"step":600,"trigger":{"on":"update","names":["load"]},"timeScale":5000}'
-rul_spec='{"kind":"forecast","model":"dtmi:fabric:example:GearboxBearing;1","version":"1.0.0","indicator":"wear","limit":1.0,"output":"rul","horizonDays":30,"timeScale":5000}'
+fmu_spec='{"kind":"fmu","model":"dtmi:fabric:example:GearboxBearing;1","fmu":"bearing-fmi3.fmu","inputs":{"load":"load","shaftSpeed":"shaftSpeed","temperature":"temperature"},"outputs":{"wear":"wear"},"parameters":{"ratedLoad":20000,"initialWear":0.3},"step":600,"trigger":{"on":"update","names":["load"]},"timeScale":1000}'
+rul_spec='{"kind":"forecast","model":"dtmi:fabric:example:GearboxBearing;1","version":"1.0.0","indicator":"wear","limit":1.0,"output":"rul","horizonDays":30,"timeScale":1000}'
 anomaly_spec='{"kind":"anomaly","model":"dtmi:fabric:example:GearboxBearing;1","version":"1.0.0","features":["vibrationRms","kurtosis","crestFactor","bandEnergyHigh"],"training":{"samples":120}}'
 for t in $(seq -w 1 10); do
   for d in a b c; do
@@ -102,7 +102,7 @@ done
 # The edge: 10 turbines x 3 bearings, features at 2 Hz per bearing, wear
 # time sped up so that degradation shows within minutes.
 "$build/edge/twin-edge" --mqtt "tcp://127.0.0.1:$mqtt_port" --group WindFarm \
-  --turbines 10 --devices-per-turbine 3 --rate 2 --speedup 5000 \
+  --turbines 10 --devices-per-turbine 3 --rate 2 --speedup 1000 \
   > "$data/edge.log" 2>&1 &
 pids+=("$!")
 

@@ -1,6 +1,7 @@
 // The store's time-series history. See history.hpp for who runs what, and
 // docs/adr/0008-history-chunks.md for the design.
 
+#include "be64.hpp"
 #include "history.hpp"
 
 #include <algorithm>
@@ -17,19 +18,6 @@ namespace {
 
 // -- encoding -----------------------------------------------------------------
 
-void put_be64(char* out, std::uint64_t v) noexcept {
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-}
-
-std::uint64_t get_be64(const char* in) noexcept {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i)
-    v = (v << 8) | static_cast<unsigned char>(in[i]);
-  return v;
-}
 
 /// Signed time as big-endian with the sign bit flipped: byte order is
 /// numeric order, negative times included.

@@ -33,6 +33,7 @@
 
 #include "twin/security/audit_chain.hpp"
 
+#include "be64.hpp"
 #include "history.hpp"
 
 namespace twin::persistence {
@@ -41,19 +42,8 @@ namespace {
 
 // -- key encoding -------------------------------------------------------------
 
-void put_be64(char* out, std::uint64_t v) noexcept {
-  for (int i = 7; i >= 0; --i) {
-    out[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-}
-
-std::uint64_t get_be64(const char* in) noexcept {
-  std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i)
-    v = (v << 8) | static_cast<unsigned char>(in[i]);
-  return v;
-}
+using detail::get_be64;
+using detail::put_be64;
 
 std::string be64(std::uint64_t v) {
   std::string out(8, '\0');

@@ -76,7 +76,12 @@ node_metrics::node_metrics(prometheus::Registry& r)
                   .Name("twin_store_bytes_written")
                   .Help("Bytes written by the store")
                   .Register(r)
-                  .Add({})) {
+                  .Add({})),
+    store_memtables(prometheus::BuildGauge()
+                      .Name("twin_store_memtable_bytes")
+                      .Help("Bytes held by RocksDB memtables now (bounded by the write buffer budget)")
+                      .Register(r)
+                      .Add({})) {
   const char* kinds[7] = {"create", "patch", "ingest", "lifecycle", "connectivity",
                           "behaviour_attach", "behaviour_detach"};
   for (std::size_t k = 0; k < 7; ++k) {
@@ -141,6 +146,7 @@ struct node::impl {
     metrics->store_requests.Set(static_cast<double>(st.requests.load()));
     metrics->store_failures.Set(static_cast<double>(st.failures.load()));
     metrics->store_bytes.Set(static_cast<double>(st.bytes_written.load()));
+    metrics->store_memtables.Set(static_cast<double>(store->memtable_bytes()));
   }
 
   json audit_entry(const request_context& rc, std::string action,

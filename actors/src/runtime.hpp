@@ -68,6 +68,7 @@ struct node_metrics {
   prometheus::Gauge& store_requests;
   prometheus::Gauge& store_failures;
   prometheus::Gauge& store_bytes;
+  prometheus::Gauge& store_memtables;
 };
 
 /// Everything the actors share; owned by the node, outlives the actors.

@@ -418,6 +418,8 @@ history::bucket& history::find_bucket(const std::string& key, series_state& s,
 
 void history::ingest_sample(const std::string& key, series_state& s, std::int64_t t,
                             double number, std::string_view text, bool is_text) {
+  if (!s.dirty)
+    ++dirty_series_;
   s.dirty = true;
   const auto kind = is_text ? gorilla::chunk_kind::string : gorilla::chunk_kind::numeric;
   auto& b = pick_builder(s, window_of(t, raw_window_ms), kind);
@@ -527,6 +529,7 @@ status history::checkpoint(const rocksdb::WriteOptions& wo) {
   stats_.bytes_written.fetch_add(batch.GetDataSize(), std::memory_order_relaxed);
   stats_.history_checkpoints.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lk{mutex_};
+  dirty_series_ = 0;
   for (auto it = series_.begin(); it != series_.end();) {
     auto& s = it->second;
     if (!s.dirty) {

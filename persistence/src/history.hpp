@@ -83,6 +83,15 @@ public:
     std::lock_guard lk{mutex_};
     return !series_.empty() || since_checkpoint_ > 0;
   }
+  /// More series in memory than history_max_open_series (writer thread:
+  /// the only one that changes the map).
+  /// ... and at least half of the cap could be freed (series untouched
+  /// since the last checkpoint), so a fleet with more hot series than the
+  /// cap does not checkpoint over and over.
+  bool over_capacity() const noexcept {
+    return series_.size() > options_.history_max_open_series
+           && series_.size() - dirty_series_ >= options_.history_max_open_series / 2;
+  }
   bool checkpoint_due() const noexcept {
     return since_checkpoint_ >= options_.history_checkpoint_samples;
   }
@@ -141,6 +150,8 @@ private:
   std::mutex mutex_;
   // twin '\0' series -> state
   std::unordered_map<std::string, series_state> series_;
+  /// Series touched since the last checkpoint (writer thread).
+  std::size_t dirty_series_ = 0;
 
   // Writer thread only.
   std::string pending_buf_;

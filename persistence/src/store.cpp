@@ -206,6 +206,8 @@ struct store::impl {
   status check_format_version();
   status load_chain_heads();
   void writer_loop();
+  /// Writer thread: when the last over-capacity checkpoint ran.
+  std::chrono::steady_clock::time_point last_capacity_checkpoint{};
   void commit_batch();
   /// Adds one request to `batch`; throws on a malformed audit/alert value.
   void add_request(write_request& req);
@@ -579,7 +581,12 @@ void store::impl::commit_batch() {
   }
   // After the callbacks: acknowledgements do not wait for it. A failed
   // checkpoint keeps the pending records; the next batch retries.
-  if (!force_checkpoint && hist->checkpoint_due()) {
+  const auto now = std::chrono::steady_clock::now();
+  if (!force_checkpoint
+      && (hist->checkpoint_due()
+          || (hist->over_capacity()
+              && now - last_capacity_checkpoint >= std::chrono::milliseconds{200}))) {
+    last_capacity_checkpoint = now;
     auto cs = hist->checkpoint(write_options);
     (void) cs;
   }
@@ -712,6 +719,16 @@ status store::flush() {
   if (!s.ok())
     return from_rocks(s, "flush failed");
   return ok();
+}
+
+std::uint64_t store::memtable_bytes() const {
+  std::shared_lock lk{impl_->db_mutex};
+  if (!impl_->db)
+    return 0;
+  std::uint64_t v = 0;
+  if (!impl_->db->GetAggregatedIntProperty("rocksdb.cur-size-all-mem-tables", &v))
+    return 0;
+  return v;
 }
 
 // -- history ------------------------------------------------------------------

@@ -81,6 +81,11 @@ struct store_options {
   /// Series idle for a whole interval leave memory at the next one, so the
   /// history's memory follows the active series. Default 2 s.
   std::chrono::milliseconds history_checkpoint_interval{1000};
+  /// Also checkpoint (at most every 200 ms) while more series than this are
+  /// held in memory and at least half of that many are idle: a burst of new
+  /// series (e.g. a fleet being created) leaves memory at the next
+  /// checkpoint instead of piling up for an interval. Default 8192.
+  std::size_t history_max_open_series = 8192;
 };
 
 /// One history sample of a twin's property or telemetry value.
@@ -283,6 +288,10 @@ public:
   status compact_history();
 
   const store_stats& stats() const noexcept;
+
+  /// Bytes held by RocksDB memtables (all column families) right now;
+  /// 0 after close(). Memory the node budgets (db_write_buffer), for /metrics.
+  std::uint64_t memtable_bytes() const;
 
   struct impl;
 

@@ -19,6 +19,7 @@
 #include "twin/sparkplug/mqtt_host.hpp"
 #ifdef TWIN_WITH_BEHAVIOURS
 #include "twin/behaviours/runtime.hpp"
+#include "twin/behaviours/spec.hpp"
 #include "twin/behaviours/webhook.hpp"
 #endif
 
@@ -282,6 +283,17 @@ int main(int argc, char** argv) {
   nopts.threads = threads;
   nopts.sync = !no_sync;
   nopts.history_retention = retention;
+#ifdef TWIN_WITH_BEHAVIOURS
+  // Field-level checks of behaviour specs at attach (the node itself only
+  // knows kind and model).
+  nopts.behaviour_validator = [](const std::string& name, const twin::actors::json& spec)
+    -> twin::status {
+    auto b = twin::behaviours::parse_binding(name, spec);
+    if (!b)
+      return b.error();
+    return twin::ok();
+  };
+#endif
   nopts.history_checkpoint_interval = *checkpoint_ms;
   auto node = twin::actors::node::start(nopts);
   if (!node)

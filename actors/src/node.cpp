@@ -391,6 +391,10 @@ void node::attach_behaviour(const request_context& ctx, const std::string& id,
                             const std::string& name, json spec, reply_fn reply) {
   if (auto st = impl_->authorize(ctx, security::action::write); !st)
     return reply(st.error());
+  if (impl_->options.behaviour_validator) {
+    if (auto st = impl_->options.behaviour_validator(name, spec); !st)
+      return reply(st.error());
+  }
   impl_->send_command(ctx, id, core::attach_behaviour{name, std::move(spec)},
                       std::move(reply));
 }

@@ -537,3 +537,35 @@ BOOST_FIXTURE_TEST_CASE(quiet_event_stream_times_out_and_stays_usable, api_fixtu
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(behaviours)
+
+BOOST_FIXTURE_TEST_CASE(a_bad_behaviour_spec_is_a_field_level_400_and_nothing_is_attached,
+                        node_fixture) {
+  upload_bearing();
+  create_twin("b-spec");
+  auto c = operator_();
+  nlohmann::json spec{{"kind", "forecast"}, {"model", bearing_dtmi}, {"version", "1.0.0"},
+                      {"indicator", "temperature"}, {"limit", "hot"}};
+  auto r = c.put(twin_path("b-spec") + "/behaviours/f1", spec);
+  BOOST_TEST(r.status == 400, r.raw.body);
+  BOOST_TEST(r.body.value("path", "") == "/limit", r.raw.body);
+  BOOST_TEST(!c.get(twin_path("b-spec")).body.contains("$behaviours"));
+  // Valid, but written for another model version: 409, nothing attached.
+  spec["limit"] = 90.0;
+  spec["model"] = "dtmi:example:Bearing;2";
+  r = c.put(twin_path("b-spec") + "/behaviours/f1", spec);
+  BOOST_TEST(r.status == 409, r.raw.body);
+  BOOST_TEST(r.code() == "binding_model_mismatch");
+  // The right one is attached, shown, listed in the index and detached.
+  spec["model"] = bearing_dtmi;
+  r = c.put(twin_path("b-spec") + "/behaviours/f1", spec);
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.raw.body);
+  BOOST_TEST(r.body["$behaviours"]["f1"]["indicator"] == "temperature");
+  auto list = c.get("/api/v1/twins");
+  BOOST_TEST(list.body["items"][0]["$behaviours"] == nlohmann::json::array({"f1"}), list.raw.body);
+  BOOST_TEST(c.del(twin_path("b-spec") + "/behaviours/f1").status == 200);
+  BOOST_TEST(c.del(twin_path("b-spec") + "/behaviours/f1").status == 404);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

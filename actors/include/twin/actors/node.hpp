@@ -41,6 +41,10 @@ struct node_options {
   std::string scheduler_policy = "sharing";
   /// fsync every group commit. Default true.
   bool sync = true;
+  /// Checks a behaviour spec before it is attached (twin-node plugs in the
+  /// behaviour runtime's parser, so REST clients get field-level 400s);
+  /// empty: only the core's checks (kind, model DTMI).
+  std::function<status(const std::string& name, const json& spec)> behaviour_validator;
   /// Test hook passed to the store: fails group commits on demand.
   std::function<status()> fault_injector;
   /// History retention per tier (defaults: raw 30 d, 1 min 1 y, 1 h 7 y).

@@ -76,4 +76,16 @@ struct scratch {
   }
 };
 
+/// The message of a worker killed by the crashing FMU's SIGSEGV. In the
+/// ASan build, ASan's own SEGV handler takes the signal and ends the worker
+/// (exit or abort, per ASAN_OPTIONS): it still dies alone, which is the point.
+inline bool names_worker_crash(const std::string& message) {
+#if defined(__SANITIZE_ADDRESS__)
+  return message.find("killed by signal") != std::string::npos
+         || message.find("exited with status") != std::string::npos;
+#else
+  return message.find("killed by signal 11") != std::string::npos;
+#endif
+}
+
 } // namespace fmu_test

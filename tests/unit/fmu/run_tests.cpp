@@ -106,7 +106,7 @@ BOOST_AUTO_TEST_CASE(run_stops_at_the_first_fmu_error_after_writing_the_rows_so_
       std::ostringstream out;
       auto r = co_simulate(*s, {}, out);
       BOOST_TEST_REQUIRE(!r.has_value());
-      BOOST_TEST(r.error().message.find("signal 11") != std::string::npos, r);
+      BOOST_TEST(fmu_test::names_worker_crash(r.error().message), r);
       BOOST_TEST(rows_of(out.str()).size() == 5u); // header, t=0..3
     }
   }

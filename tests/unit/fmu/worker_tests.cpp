@@ -103,7 +103,7 @@ BOOST_AUTO_TEST_CASE(segfaulting_fmu_kills_only_its_worker_and_restarts_with_bac
       auto st = w->do_step(3, 1);
       BOOST_TEST_REQUIRE(!st.has_value());
       BOOST_TEST((st.error().code == errc::unavailable));
-      BOOST_TEST(st.error().message.find("killed by signal 11") != std::string::npos, st);
+BOOST_TEST(fmu_test::names_worker_crash(st.error().message), st);
       BOOST_TEST(st.error().message.find("during do_step") != std::string::npos, st);
       BOOST_TEST(!w->alive());
       BOOST_TEST((w->state() == instance_state::freed));

@@ -349,10 +349,9 @@ void store::impl::writer_loop() {
   for (;;) {
     {
       std::unique_lock lk{queue_mutex};
-      bool timed_out = false;
       if (interval.count() > 0) {
-        timed_out = !queue_cv.wait_until(lk, next_checkpoint,
-                                         [this] { return !queue.empty() || stopping; });
+        queue_cv.wait_until(lk, next_checkpoint,
+                            [this] { return !queue.empty() || stopping; });
       } else {
         queue_cv.wait(lk, [this] { return !queue.empty() || stopping; });
       }
@@ -368,7 +367,6 @@ void store::impl::writer_loop() {
           lk.lock();
         }
       }
-      (void) timed_out;
       if (queue.empty()) {
         if (stopping)
           return; // stopping and drained

@@ -4,28 +4,15 @@
 #include <string>
 #include <vector>
 
+#include "metric_builders.hpp"
 #include "twin/sparkplug/host_state.hpp"
 
 using namespace twin::sparkplug;
 
 namespace {
 
-metric born(std::string name, data_type t, metric_value v, std::optional<std::uint64_t> alias = {}) {
-  metric m;
-  m.name = std::move(name);
-  m.datatype = t;
-  m.value = std::move(v);
-  m.alias = alias;
-  return m;
-}
-
-// A DATA metric as edges send it: alias only, no name, no datatype.
-metric by_alias(std::uint64_t alias, metric_value v) {
-  metric m;
-  m.alias = alias;
-  m.value = std::move(v);
-  return m;
-}
+using twin::sparkplug::test::born;
+using twin::sparkplug::test::by_alias;
 
 template <class T>
 std::vector<T> only(const std::vector<action>& actions) {

@@ -28,6 +28,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "metric_builders.hpp"
 #include "twin/sparkplug/mqtt_host.hpp"
 #include "twin/test/mosquitto.hpp"
 
@@ -282,20 +283,8 @@ struct test_pki {
   std::string file(const char* f) const { return (dir / f).string(); }
 };
 
-metric named(std::string name, data_type t, metric_value v, std::optional<std::uint64_t> alias = {}) {
-  metric m;
-  m.name = std::move(name);
-  m.datatype = t;
-  m.value = std::move(v);
-  m.alias = alias;
-  return m;
-}
-metric by_alias(std::uint64_t alias, metric_value v) {
-  metric m;
-  m.alias = alias;
-  m.value = std::move(v);
-  return m;
-}
+using twin::sparkplug::test::by_alias;
+using twin::sparkplug::test::born;
 
 const std::string node_prefix = "spBv1.0/PlantA/";
 std::string ntopic(const std::string& type) { return node_prefix + type + "/Turbine07"; }
@@ -319,22 +308,22 @@ struct edge_session {
   }
   void nbirth() {
     seq = 0;
-    peer.publish(ntopic("NBIRTH"), next({named("bdSeq", data_type::uint64, bd_seq),
-                                         named("Node Control/Rebirth", data_type::boolean, false),
-                                         named("Node/Power", data_type::double_, 1.5, 1),
-                                         named("Node/Firmware", data_type::string,
+    peer.publish(ntopic("NBIRTH"), next({born("bdSeq", data_type::uint64, bd_seq),
+                                         born("Node Control/Rebirth", data_type::boolean, false),
+                                         born("Node/Power", data_type::double_, 1.5, 1),
+                                         born("Node/Firmware", data_type::string,
                                                std::string{"1.0"}, 2)}));
   }
   void dbirth() {
     peer.publish(dtopic("DBIRTH"),
-                 next({named("vibrationRms", data_type::double_, 0.5, 10),
-                       named("tempF", data_type::float_, 212.0f, 11),
-                       named("serial", data_type::string, std::string{"SN1"}, 12)}));
+                 next({born("vibrationRms", data_type::double_, 0.5, 10),
+                       born("tempF", data_type::float_, 212.0f, 11),
+                       born("serial", data_type::string, std::string{"SN1"}, 12)}));
   }
   void ddata(double vib) { peer.publish(dtopic("DDATA"), next({by_alias(10, vib)})); }
   void ndeath() {
     payload p;
-    p.metrics = {named("bdSeq", data_type::uint64, bd_seq)};
+    p.metrics = {born("bdSeq", data_type::uint64, bd_seq)};
     peer.publish(ntopic("NDEATH"), p);
   }
   void ddeath() { peer.publish(dtopic("DDEATH"), next({})); }

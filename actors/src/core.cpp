@@ -181,6 +181,8 @@ json lineage_json(const lineage& l) {
          {"requestId", l.request_id}};
   if (l.sequence)
     j["sequence"] = *l.sequence;
+  if (l.bus_offset)
+    j["busOffset"] = *l.bus_offset;
   if (!l.origin.is_null())
     j["origin"] = l.origin;
   return j;
@@ -360,6 +362,8 @@ expected<event> event_from_json(const json& j) {
     e.source.request_id = l.at("requestId").get<std::string>();
     if (auto sq = l.find("sequence"); sq != l.end())
       e.source.sequence = sq->get<std::int64_t>();
+    if (auto bo = l.find("busOffset"); bo != l.end())
+      e.source.bus_offset = bo->get<std::int64_t>();
     if (auto o = l.find("origin"); o != l.end())
       e.source.origin = *o;
     return e;
@@ -396,6 +400,8 @@ json snapshot_json(const twin_state& s) {
   for (auto& [src, n] : s.last_sequence)
     seq[src] = n;
   j["$lastSequence"] = std::move(seq);
+  if (s.last_bus_offset >= 0)
+    j["$lastBusOffset"] = s.last_bus_offset;
   return j;
 }
 
@@ -427,6 +433,8 @@ expected<twin_state> state_from_snapshot(const json& j) {
     if (auto it = j.find("$lastSequence"); it != j.end())
       for (auto& [src, n] : it->items())
         s.last_sequence.emplace_back(src, n.get<std::int64_t>());
+    if (auto it = j.find("$lastBusOffset"); it != j.end())
+      s.last_bus_offset = it->get<std::int64_t>();
     if (auto it = j.find("$connectivity"); it != j.end()) {
       auto st = it->at("state").get<std::string>();
       s.link = st == "online"    ? connectivity::online
@@ -500,6 +508,12 @@ decision reject(error e) {
   decision d;
   d.rejection = std::move(e);
   return d;
+}
+
+/// A bus record at or below the twin's last applied offset was applied
+/// already (the consumer re-read its partition): nothing to decide.
+bool redelivered(const twin_state& s, const std::optional<std::int64_t>& offset) {
+  return offset && *offset <= s.last_bus_offset;
 }
 
 /// The model reports value paths as "/properties/NAME..." or
@@ -612,6 +626,10 @@ decision decide_patch(const twin_state& s, const command& cmd,
 decision decide_ingest(const twin_state& s, const command& cmd,
                        const ingest_values& in, const model_context& models) {
   std::string source = in.source.empty() ? cmd.principal : in.source;
+  // Before every other check, so a redelivered record never raises a
+  // second alert nor a second rejection.
+  if (redelivered(s, in.bus_offset))
+    return decision{};
   if (!in.values.is_object() || in.values.empty())
     return reject(make_error(errc::bad_request,
                              "telemetry needs a non-empty object 'values'",
@@ -665,6 +683,7 @@ decision decide_ingest(const twin_state& s, const command& cmd,
                           in.pipeline_version.empty() ? rest_pipeline
                                                       : in.pipeline_version);
   e.source.sequence = in.sequence;
+  e.source.bus_offset = in.bus_offset;
   e.source.origin = in.origin;
   decision d;
   d.events.push_back(std::move(e));
@@ -734,6 +753,8 @@ decision decide_detach(const twin_state& s, const command& cmd,
 
 decision decide_connectivity(const twin_state& s, const command& cmd,
                              const set_connectivity& c) {
+  if (redelivered(s, c.bus_offset))
+    return decision{};
   auto to = c.online ? connectivity::online : connectivity::offline;
   if (s.link == to)
     return decision{}; // already so: nothing to record
@@ -745,6 +766,7 @@ decision decide_connectivity(const twin_state& s, const command& cmd,
                           c.source_time.value_or(cmd.now),
                           c.pipeline_version.empty() ? rest_pipeline
                                                      : c.pipeline_version);
+  e.source.bus_offset = c.bus_offset;
   e.source.origin = c.origin;
   decision d;
   d.events.push_back(std::move(e));
@@ -858,6 +880,8 @@ twin_state evolve(twin_state s, const event& e) {
       }
       break;
   }
+  if (e.source.bus_offset)
+    s.last_bus_offset = std::max(s.last_bus_offset, *e.source.bus_offset);
   s.revision = e.revision;
   s.updated_at = e.time;
   return s;

@@ -370,6 +370,8 @@ void node::ingest_data(const request_context& ctx, const std::string& id,
   in.source = std::move(data.source);
   in.pipeline_version = std::move(data.pipeline_version);
   in.origin = std::move(data.origin);
+  in.sequence = data.sequence;
+  in.bus_offset = data.bus_offset;
   impl_->send_command(ctx, id, std::move(in), std::move(reply));
 }
 
@@ -384,6 +386,7 @@ void node::set_connectivity(const request_context& ctx, const std::string& id,
   c.source_time = u.source_time_ms;
   c.pipeline_version = std::move(u.pipeline_version);
   c.origin = std::move(u.origin);
+  c.bus_offset = u.bus_offset;
   impl_->send_command(ctx, id, std::move(c), std::move(reply));
 }
 
@@ -686,6 +689,8 @@ void node::list_twins(const request_context& ctx, list_query q,
         return true;
       if (!q.lifecycle.empty() && j.value("lifecycle", "") != q.lifecycle)
         return true;
+      if (q.include && !q.include(id))
+        return true;
       if (items.size() == q.limit) {
         more = true;
         return false;
@@ -881,6 +886,92 @@ json node::health() {
 prometheus::Registry& node::metrics() {
   impl_->update_store_gauges();
   return *impl_->registry;
+}
+
+// -- cluster hooks ------------------------------------------------------------
+
+void node::release_shard(std::size_t shard, std::function<void()> done) {
+  auto guard = std::make_shared<detail::call_once_guard>(std::move(done));
+  if (impl_->stopped.load() || shard >= impl_->regions.size()) {
+    (*guard)();
+    return;
+  }
+  // If the region is gone (stopping) the message dies and the guard's
+  // destructor runs `done`.
+  caf::anon_send(impl_->regions[shard], detail::release_twins{std::move(guard)});
+}
+
+persistence::store& node::store() {
+  return *impl_->store;
+}
+
+std::size_t node::shard_count() const {
+  return impl_->options.shards;
+}
+
+status node::import_models(const json& documents_array) {
+  if (impl_->stopped.load())
+    return make_error(errc::unavailable, "the node is shutting down");
+  json all = documents_array.is_object() ? json::array({documents_array})
+                                         : documents_array;
+  if (!all.is_array())
+    return make_error(errc::bad_request,
+                      "models to import must be a DTDL interface or an array of them",
+                      "body-shape", "");
+  std::lock_guard guard{impl_->model_mtx};
+  // Those already registered (same DTMI) are skipped; the rest is validated
+  // as one set against the registry, like add_models.
+  std::vector<model::document> docs;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const auto& d = all[i];
+    if (d.is_object()) {
+      auto id = d.find("@id");
+      if (id != d.end() && id->is_string()
+          && impl_->models.find(model::dtmi{id->get<std::string>()}))
+        continue;
+    }
+    docs.push_back({"import[" + std::to_string(i) + "]", d});
+  }
+  if (docs.empty())
+    return ok();
+  auto res = model::validate(docs, &impl_->models);
+  if (!res.valid()) {
+    error summary = make_error(errc::model_violation, "the imported model set is invalid");
+    for (auto& d : res.documents)
+      for (auto e : d.errors) {
+        e.source = d.source;
+        if (summary.errors.empty()) {
+          summary.code = e.code;
+          summary.message = d.source + ": " + e.message;
+          summary.rule = e.rule;
+          summary.path = e.path;
+          summary.source = d.source;
+        }
+        summary.errors.push_back(std::move(e));
+      }
+    return summary;
+  }
+  persistence::write_request req;
+  json ids = json::array();
+  std::vector<model::interface_ptr> added;
+  for (auto& itf : res.interfaces) {
+    if (impl_->models.find(itf->id))
+      continue; // e.g. an array document holding a registered interface
+    req.models_put.emplace_back(itf->id.value(), itf->source.dump());
+    ids.push_back(itf->id.value());
+    added.push_back(itf);
+  }
+  if (added.empty())
+    return ok();
+  request_context system{security::principal{"cluster", {}}, ""};
+  req.audit.push_back(impl_->audit_entry(
+    system, "model.replicate",
+    ids.size() == 1 ? ids[0].get<std::string>() : "models", json{{"models", ids}}));
+  if (auto st = impl_->store->write(std::move(req)); !st)
+    return st;
+  for (auto& itf : added)
+    impl_->models.put(itf);
+  return ok();
 }
 
 } // namespace twin::actors

@@ -17,6 +17,7 @@
 // capacity/64 entries and evicts an arbitrary one beyond that.
 
 #include <array>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -69,6 +70,19 @@ public:
     auto& s = shard(id);
     std::lock_guard g{s.mtx};
     s.map.erase(id);
+  }
+
+  /// Drops every entry whose id `pred` selects (node::release_shard: the
+  /// twins of one fabric shard, spread over all of the cache's maps).
+  template <class Pred>
+  void invalidate_if(Pred&& pred) {
+    if (!enabled_)
+      return;
+    for (auto& s : shards_) {
+      std::lock_guard g{s.mtx};
+      for (auto it = s.map.begin(); it != s.map.end();)
+        it = pred(it->first) ? s.map.erase(it) : std::next(it);
+    }
   }
 
 private:

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <caf/all.hpp>
 #include <prometheus/counter.h>
@@ -125,6 +126,31 @@ struct shed_load {
 /// Region timer.
 struct region_tick {};
 
+/// Calls a function exactly once: explicitly, or when the last copy is
+/// destroyed uncalled (the message carrying it died with a stopped actor),
+/// so whoever waits on it is never left hanging.
+class call_once_guard {
+public:
+  explicit call_once_guard(std::function<void()> f) : fn_(std::move(f)) {}
+  ~call_once_guard() { (*this)(); }
+  call_once_guard(const call_once_guard&) = delete;
+  call_once_guard& operator=(const call_once_guard&) = delete;
+  void operator()() {
+    if (auto f = std::exchange(fn_, nullptr))
+      f();
+  }
+
+private:
+  std::function<void()> fn_;
+};
+
+/// Node -> region: passivate every twin in memory now and call `done` once
+/// all of them have stopped (after the shard's read-cache entries are
+/// dropped). node::release_shard.
+struct release_twins {
+  std::shared_ptr<call_once_guard> done;
+};
+
 /// Region: restart a crashed twin after its backoff.
 struct respawn_twin {
   std::string twin;
@@ -154,6 +180,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(twin_fabric, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::shutdown_region))
   CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::passivate_me))
   CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::respawn_twin))
+  CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::release_twins))
 CAF_END_TYPE_ID_BLOCK(twin_fabric)
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::twin_command)
@@ -165,3 +192,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::shed_load)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::shutdown_region)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::passivate_me)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::respawn_twin)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::release_twins)

@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "runtime.hpp"
+#include "twin/actors/sharding.hpp"
 
 namespace twin::actors::detail {
 
@@ -27,11 +29,18 @@ struct entry {
   unsigned restarts = 0;
 };
 
+/// A release_shard in progress: the twin actors it still waits for.
+struct release_waiter {
+  std::unordered_set<caf::actor_addr> pending;
+  std::shared_ptr<call_once_guard> done;
+};
+
 struct region_state {
   node_context* ctx = nullptr;
   std::size_t shard = 0;
   std::unordered_map<std::string, entry> twins;
   std::unordered_map<caf::actor_addr, std::string> by_addr;
+  std::vector<release_waiter> releases;
   bool shutting_down = false;
   static inline const char* name = "shard-region";
 };
@@ -84,6 +93,18 @@ void enforce_cap(region_ptr self, const std::string& keep,
   }
 }
 
+/// The twins a release waited for are gone: forget the shard's cached
+/// documents (no actor of theirs can fill the cache any more), then tell.
+void finish_release(region_ptr self, release_waiter& w) {
+  auto& s = self->state;
+  auto shards = static_cast<std::uint32_t>(s.ctx->options.shards);
+  auto shard = s.shard;
+  s.ctx->reads->invalidate_if([shards, shard](const std::string& id) {
+    return shard_of(id, shards) == shard;
+  });
+  (*w.done)();
+}
+
 void route(region_ptr self, const std::string& id, caf::message msg) {
   auto& s = self->state;
   if (s.shutting_down)
@@ -119,6 +140,15 @@ caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
         return;
       auto id = a->second;
       s.by_addr.erase(a);
+      for (auto r = s.releases.begin(); r != s.releases.end();) {
+        r->pending.erase(dm.source);
+        if (r->pending.empty()) {
+          finish_release(self, *r);
+          r = s.releases.erase(r);
+        } else {
+          ++r;
+        }
+      }
       auto it = s.twins.find(id);
       if (it == s.twins.end())
         return;
@@ -181,6 +211,21 @@ caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
         }
         if (s.twins.empty())
           self->quit();
+      },
+      [self](release_twins& msg) {
+        auto& s = self->state;
+        release_waiter w;
+        w.done = std::move(msg.done);
+        for (auto& [id, e] : s.twins) {
+          if (!e.handle)
+            continue; // waiting for a crash respawn: not in memory
+          w.pending.insert(e.handle.address());
+          begin_passivation(self, e); // no-op if already stopping
+        }
+        if (w.pending.empty())
+          finish_release(self, w);
+        else
+          s.releases.push_back(std::move(w));
       },
       [self](shed_load& msg) {
         enforce_cap(self, std::string{}, msg.hops);

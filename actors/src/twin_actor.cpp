@@ -10,6 +10,12 @@
 // request gets the error and the actor restarts in place from durable state
 // (rehydrating on its next message); if rehydration fails it stops and the
 // region restarts it with backoff.
+//
+// Cluster mode (node_options::replicate set): after the store's durable
+// callback the committed twin writes go to the hook (on the store's writer
+// thread) and the write completes, i.e. its replies are released, only
+// when the hook calls `done` (any thread); a failure there fails the write
+// like a store failure.
 
 #include <nlohmann/json.hpp>
 
@@ -188,6 +194,29 @@ json audit_record(const core::command& cmd, const std::string& twin,
 
 void flush(twin_ptr self);
 
+/// The `done` of node_options::replicate: sends the twin its write_done
+/// once; if never called, fails the write when the last copy goes.
+class replication_answer {
+public:
+  explicit replication_answer(caf::actor twin) : twin_(std::move(twin)) {}
+  ~replication_answer() {
+    if (!answered_.exchange(true))
+      caf::anon_send(twin_, write_done{make_error(
+                              errc::unavailable,
+                              "replication of the write was abandoned; retry")});
+  }
+  replication_answer(const replication_answer&) = delete;
+  replication_answer& operator=(const replication_answer&) = delete;
+  void operator()(status r) {
+    if (!answered_.exchange(true))
+      caf::anon_send(twin_, write_done{std::move(r)});
+  }
+
+private:
+  caf::actor twin_;
+  std::atomic<bool> answered_{false};
+};
+
 /// The history samples of an event: every property and telemetry value it
 /// sets (numbers and booleans as numbers, strings as text, objects and
 /// arrays as JSON text), at the event's source time. Removals (null) are
@@ -265,8 +294,27 @@ void flush(twin_ptr self) {
     s.snapshot_revision = req.twins.front().snapshot->first;
   s.in_flight = true;
   caf::actor me = caf::actor_cast<caf::actor>(self);
-  s.ctx->store->submit(std::move(req), [me](const status& st) {
-    caf::anon_send(me, write_done{st});
+  if (!s.ctx->options.replicate) {
+    s.ctx->store->submit(std::move(req), [me](const status& st) {
+      caf::anon_send(me, write_done{st});
+    });
+    return;
+  }
+  // Cluster mode: durable locally, then replicated (the changelog), then
+  // answered. The next write of this twin waits for write_done, so the
+  // hook sees each twin's writes one at a time and in revision order.
+  auto committed = std::make_shared<std::vector<persistence::twin_write>>(req.twins);
+  node_context* ctx = s.ctx;
+  s.ctx->store->submit(std::move(req), [me, ctx, committed](const status& st) {
+    if (!st) {
+      caf::anon_send(me, write_done{st});
+      return;
+    }
+    // Runs on the store's writer thread. `done` may come from any thread;
+    // if the hook drops it uncalled, the write fails (never hangs).
+    auto answer = std::make_shared<replication_answer>(me);
+    ctx->options.replicate(std::move(*committed),
+                           [answer](status r) { (*answer)(std::move(r)); });
   });
 }
 

@@ -7,7 +7,11 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
+#include <unistd.h>
+
+#include "cluster_view.hpp"
 #include "output.hpp"
 #include "twin/model/dtdl.hpp"
 
@@ -630,6 +634,74 @@ int telemetry_send(session& s, const telemetry_args& a) {
     std::cout << "accepted: " << a.twin << " revision "
               << cell(r->json(), "revision") << '\n';
   return exit_ok;
+}
+
+// -- cluster ----------------------------------------------------------------
+
+int cluster_status(session& s, const cluster_status_args& a) {
+  auto fetch = [&s]() -> std::optional<json> {
+    auto r = s.call("GET", "/api/v1/cluster");
+    if (!r)
+      return std::nullopt;
+    auto j = r->json();
+    if (!j.is_object()) {
+      std::cerr << "error: unexpected answer from /cluster: " << r->body << '\n';
+      return json(nullptr);
+    }
+    return j;
+  };
+  auto first = fetch();
+  if (!first)
+    return s.failure_code();
+  if (first->is_null())
+    return exit_unavailable;
+
+  const bool tty = ::isatty(STDOUT_FILENO) == 1;
+  if (s.json_output())
+    print_json(*first);
+  else
+    std::cout << render_cluster(*first);
+  std::cout.flush();
+  if (is_standalone(*first))
+    return exit_ok;
+  // A terminal shows live progress bars (table output only); --watch polls
+  // anywhere, a line (or a JSON document) per poll.
+  if (!a.watch && (!tty || s.json_output()))
+    return exit_ok;
+  if (restoring_shards(*first).empty())
+    return exit_ok;
+
+  watch_options o;
+  o.tty = tty && !s.json_output();
+  o.json_lines = s.json_output();
+  if (!s.json_output())
+    std::cout << '\n';
+  bool bad_answer = false;
+  watch_hooks h;
+  h.fetch = [&]() -> std::optional<json> {
+    auto j = fetch();
+    if (j && j->is_null()) {
+      bad_answer = true;
+      return std::nullopt;
+    }
+    return j;
+  };
+  h.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+  h.now = [] { return std::chrono::steady_clock::now(); };
+  switch (watch_restores(*first, h, o, std::cout)) {
+    case watch_result::finished:
+      if (!s.json_output())
+        std::cout << "no shard is restoring\n";
+      return exit_ok;
+    case watch_result::timed_out:
+      std::cout.flush();
+      std::cerr << "still restoring after " << format_ms(o.limit.count())
+                << "; stopped watching\n";
+      return exit_ok;
+    case watch_result::failed:
+      break;
+  }
+  return bad_answer ? exit_unavailable : s.failure_code();
 }
 
 } // namespace twinctl

@@ -142,4 +142,13 @@ struct telemetry_args {
 };
 int telemetry_send(session& s, const telemetry_args& a);
 
+struct cluster_status_args {
+  /// Poll while some shard is restoring even when stdout is not a terminal
+  /// (a line per poll).
+  bool watch = false;
+};
+/// GET /cluster: the cluster view (table or JSON); on a terminal, or with
+/// --watch, follows restoring shards every 500 ms for at most 5 minutes.
+int cluster_status(session& s, const cluster_status_args& a);
+
 } // namespace twinctl

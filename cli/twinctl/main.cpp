@@ -203,6 +203,20 @@ int main(int argc, char** argv) {
   send->add_option("--sequence", tel_args.sequence, "Source sequence number");
   send->callback([&] { run = [&](auto& s) { return telemetry_send(s(), tel_args); }; });
 
+  // -- cluster --------------------------------------------------------------
+  auto* cluster = app.add_subcommand("cluster", "The cluster as the node sees it");
+  cluster->require_subcommand(1);
+  cluster_status_args cluster_args;
+  auto* cluster_status_cmd = cluster->add_subcommand(
+    "status", "Nodes, shard owners and shard states; on a terminal, follows restoring shards "
+              "with progress bars (every 500 ms, at most 5 minutes)");
+  cluster_status_cmd->add_flag("--watch,-w", cluster_args.watch,
+                               "Poll while shards restore even when stdout is not a terminal "
+                               "(a line per poll)");
+  cluster_status_cmd->callback([&] {
+    run = [&](auto& s) { return cluster_status(s(), cluster_args); };
+  });
+
   // -- fmu (offline) ---------------------------------------------------------
   add_fmu_commands(app, g, run);
 #ifdef TWINCTL_WITH_BEHAVIOURS

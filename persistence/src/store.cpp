@@ -21,6 +21,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
+#include <unordered_map>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
@@ -123,6 +124,24 @@ error closed_error() {
   return make_error(errc::unavailable, "store is closed");
 }
 
+/// The meta key the store itself owns.
+constexpr const char* format_version_key = "format_version";
+
+/// A meta key the layers above may use: non-empty, not format_version.
+bool meta_key_allowed(const std::string& key) {
+  return !key.empty() && key != format_version_key;
+}
+
+bool twin_id_ok(const std::string& id) {
+  return !id.empty() && std::memchr(id.data(), '\0', id.size()) == nullptr;
+}
+
+/// A read inside the writer failed while a request was being prepared
+/// (reported as storage_failure, not bad_request).
+struct writer_read_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // -- RocksDB options ----------------------------------------------------------
 
 bool compression_supported(rocksdb::CompressionType t) {
@@ -194,6 +213,13 @@ struct store::impl {
   std::string audit_head = security::genesis_hash;
   std::uint64_t alert_seq = 0;
   std::vector<const twin_write*> accepted_writes;
+  /// Truncation support, only while the batch holds a truncate: the newest
+  /// snapshot revision put per twin earlier in this batch (not yet in the
+  /// DB, so a later truncate in the same batch must see it), and per
+  /// truncate of the current request whether its snapshot goes.
+  bool track_snapshots = false;
+  std::unordered_map<std::string, std::uint64_t> batch_snapshots;
+  std::vector<char> drop_snapshot;
 
   // Time-series history: open chunks and buckets, pending samples.
   std::unique_ptr<detail::history> hist;
@@ -211,6 +237,9 @@ struct store::impl {
   void commit_batch();
   /// Adds one request to `batch`; throws on a malformed audit/alert value.
   void add_request(write_request& req);
+  /// Whether truncating `twin` through `keep` removes its snapshot (the
+  /// stored one or one put earlier in this batch); throws writer_read_error.
+  bool snapshot_beyond(const std::string& twin, std::uint64_t keep);
   void close();
   void release_db();
   void enqueue(pending p);
@@ -387,17 +416,67 @@ void store::impl::writer_loop() {
   }
 }
 
+bool store::impl::snapshot_beyond(const std::string& twin, std::uint64_t keep) {
+  if (auto it = batch_snapshots.find(twin);
+      it != batch_snapshots.end() && it->second > keep)
+    return true;
+  std::string value;
+  auto s = db->Get(rocksdb::ReadOptions{}, cf(cf_snapshots), twin, &value);
+  if (s.IsNotFound())
+    return false;
+  if (!s.ok())
+    throw writer_read_error("cannot read snapshot of " + twin + ": " + s.ToString());
+  // An undecodable snapshot goes too: it could not be trusted anyway.
+  return value.size() < 8 || get_be64(value.data()) > keep;
+}
+
 void store::impl::add_request(write_request& req) {
   char rev[8];
   static constexpr char nul = '\0';
   // Validate before the first Put, so that only audit/alert values can
   // fail half-way (commit_batch sets a save point for those).
   for (auto& tw : req.twins)
-    if (tw.twin_id.empty()
-        || std::memchr(tw.twin_id.data(), '\0', tw.twin_id.size()) != nullptr)
+    if (!twin_id_ok(tw.twin_id))
       throw std::invalid_argument("twin id is empty or contains NUL");
+  for (auto& [twin, keep] : req.truncate)
+    if (!twin_id_ok(twin))
+      throw std::invalid_argument("truncated twin id is empty or contains NUL");
+  for (auto& [key, value] : req.meta_put)
+    if (!meta_key_allowed(key))
+      throw std::invalid_argument("meta key '" + key + "' is empty or reserved");
+  for (auto& key : req.meta_delete)
+    if (!meta_key_allowed(key))
+      throw std::invalid_argument("meta key '" + key + "' is empty or reserved");
   for (auto& tw : req.twins)
     detail::history::validate(tw);
+  drop_snapshot.clear();
+  for (auto& [twin, keep] : req.truncate)
+    drop_snapshot.push_back(snapshot_beyond(twin, keep) ? 1 : 0);
+  // Truncations first: the request's own twin writes then land on the
+  // shortened journal (one request replaces a tail atomically).
+  for (std::size_t i = 0; i < req.truncate.size(); ++i) {
+    const auto& [twin, keep] = req.truncate[i];
+    if (keep != UINT64_MAX) {
+      // [twin \0 be64(keep + 1), twin \x01): every later revision of this
+      // twin and nothing of another (ids have no NUL).
+      auto from = journal_key(twin, keep + 1);
+      auto to = twin + '\x01';
+      auto s = batch.DeleteRange(cf(cf_journal), from, to);
+      if (!s.ok())
+        throw std::runtime_error(s.ToString());
+    }
+    if (drop_snapshot[i]) {
+      auto s = batch.Delete(cf(cf_snapshots), twin);
+      if (!s.ok())
+        throw std::runtime_error(s.ToString());
+      batch_snapshots.erase(twin);
+    }
+    if (keep == 0) {
+      auto s = batch.Delete(cf(cf_twins), twin);
+      if (!s.ok())
+        throw std::runtime_error(s.ToString());
+    }
+  }
   for (auto& tw : req.twins) {
     rocksdb::Slice id{tw.twin_id};
     for (auto& [revision, bytes] : tw.events) {
@@ -416,6 +495,8 @@ void store::impl::add_request(write_request& req) {
                          rocksdb::SliceParts{vparts, 2});
       if (!s.ok())
         throw std::runtime_error(s.ToString());
+      if (track_snapshots)
+        batch_snapshots[tw.twin_id] = tw.snapshot->first;
     }
     if (tw.index_entry) {
       auto s = batch.Put(cf(cf_twins), id, *tw.index_entry);
@@ -457,6 +538,16 @@ void store::impl::add_request(write_request& req) {
     if (!s.ok())
       throw std::runtime_error(s.ToString());
   }
+  for (auto& [key, value] : req.meta_put) {
+    auto s = batch.Put(cf(cf_meta), key, value);
+    if (!s.ok())
+      throw std::runtime_error(s.ToString());
+  }
+  for (auto& key : req.meta_delete) {
+    auto s = batch.Delete(cf(cf_meta), key);
+    if (!s.ok())
+      throw std::runtime_error(s.ToString());
+  }
   // Last: nothing after this throws, so a rejected request leaves no
   // samples in the group's pending record.
   for (auto& tw : req.twins)
@@ -468,6 +559,11 @@ void store::impl::commit_batch() {
   outcomes.assign(n, ok());
   batch.Clear();
   hist->begin_batch();
+  // Snapshots put in this batch matter only to a truncate in this batch.
+  track_snapshots = false;
+  for (std::size_t i = 0; i < n && !track_snapshots; ++i)
+    track_snapshots = !batch_requests[i].req.truncate.empty();
+  batch_snapshots.clear();
 
   // Chain heads before this group commit: restored if the write fails, so
   // that a failed batch leaves no gap in the audit seq and no dangling link.
@@ -480,7 +576,11 @@ void store::impl::commit_batch() {
     // A request is atomic: a malformed one is rolled back out of the batch
     // and rejected alone, the rest of the group still commits.
     auto& req = batch_requests[i].req;
-    const bool save = !req.audit.empty() || !req.alerts.empty();
+    // Truncations and meta entries are Puts before the audit records, so
+    // they ride on the save point too (a Put failing half-way is rolled back).
+    const bool save = !req.audit.empty() || !req.alerts.empty()
+                      || !req.truncate.empty() || !req.meta_put.empty()
+                      || !req.meta_delete.empty();
     if (save)
       batch.SetSavePoint();
     const auto seq_mark = audit_seq;
@@ -503,7 +603,8 @@ void store::impl::commit_batch() {
         audit_head = std::move(head_mark);
         alert_seq = alert_mark;
       }
-      outcomes[i] = make_error(errc::bad_request,
+      const bool read_failed = dynamic_cast<const writer_read_error*>(&e) != nullptr;
+      outcomes[i] = make_error(read_failed ? errc::storage_failure : errc::bad_request,
                                std::string{"write request rejected: "} + e.what());
     }
   }
@@ -894,6 +995,61 @@ status store::scan_index(
   if (!it->status().ok())
     return from_rocks(it->status(), "cannot scan the twins index");
   return ok();
+}
+
+expected<std::vector<std::string>> store::twin_ids() {
+  std::shared_lock lk{impl_->db_mutex};
+  if (!impl_->db)
+    return closed_error();
+  std::vector<std::string> out;
+  std::unique_ptr<rocksdb::Iterator> it{
+    impl_->db->NewIterator({}, impl_->cf(cf_twins))};
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    out.push_back(it->key().ToString());
+  if (!it->status().ok())
+    return from_rocks(it->status(), "cannot scan the twins index");
+  return out;
+}
+
+namespace {
+
+error meta_key_error(const std::string& key) {
+  return make_error(errc::bad_request,
+                    "meta key '" + key + "' is empty or reserved (format_version)",
+                    "meta_key");
+}
+
+} // namespace
+
+status store::put_meta(const std::string& key, const std::string& value) {
+  if (!meta_key_allowed(key))
+    return meta_key_error(key);
+  write_request req;
+  req.meta_put.emplace_back(key, value);
+  return write(std::move(req));
+}
+
+status store::delete_meta(const std::string& key) {
+  if (!meta_key_allowed(key))
+    return meta_key_error(key);
+  write_request req;
+  req.meta_delete.push_back(key);
+  return write(std::move(req));
+}
+
+expected<std::optional<std::string>> store::get_meta(const std::string& key) {
+  if (!meta_key_allowed(key))
+    return meta_key_error(key);
+  std::shared_lock lk{impl_->db_mutex};
+  if (!impl_->db)
+    return closed_error();
+  std::string value;
+  auto s = impl_->db->Get({}, impl_->cf(cf_meta), key, &value);
+  if (s.IsNotFound())
+    return std::optional<std::string>{};
+  if (!s.ok())
+    return from_rocks(s, "cannot read meta " + key);
+  return std::optional<std::string>{std::move(value)};
 }
 
 expected<std::vector<std::pair<std::string, std::string>>> store::list_models() {

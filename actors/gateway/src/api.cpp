@@ -92,6 +92,7 @@ enum class route_id {
   audit_verify,
   alerts,
   events,
+  cluster,
 };
 
 struct route_info {
@@ -184,6 +185,8 @@ route_info match(const std::vector<std::string>& seg) {
       set(route_id::alerts, "/api/v1/alerts", "GET", true);
     else if (s == "events")
       set(route_id::events, "/api/v1/events", "GET", true);
+    else if (s == "cluster")
+      set(route_id::cluster, "/api/v1/cluster", "GET", true);
     return r;
   }
   if (seg[3].empty())
@@ -793,6 +796,9 @@ outcome api::handle(const request& req, done_fn done) const {
       }
       case route_id::audit_verify:
         fabric_.verify_audit(ctx, reply(200));
+        return out;
+      case route_id::cluster:
+        fabric_.cluster_status(ctx, reply(200));
         return out;
       default:
         return fail(make_error(errc::internal, "unhandled route"));

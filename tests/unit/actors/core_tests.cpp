@@ -315,6 +315,140 @@ BOOST_AUTO_TEST_CASE(a_redelivered_sequence_is_skipped_not_applied_twice) {
   BOOST_TEST(f.run(in).events.size() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_redelivered_bus_offset_is_skipped_and_a_higher_one_applied) {
+  fixture f;
+  f.create();
+  f.move_to(lifecycle::active);
+  BOOST_TEST(f.st.last_bus_offset == -1);
+  ingest_values in;
+  in.values = json{{"temperature", 40.0}};
+  in.source = "s";
+  in.bus_offset = 17;
+  auto d = f.run(in);
+  BOOST_REQUIRE_EQUAL(d.events.size(), 1u);
+  BOOST_REQUIRE(d.events[0].source.bus_offset);
+  BOOST_TEST(*d.events[0].source.bus_offset == 17);
+  BOOST_TEST(f.st.last_bus_offset == 17);
+  auto rev = f.st.revision;
+  // The same record again, and an older one: nothing, not even a rejection.
+  for (std::int64_t off : {17, 3}) {
+    in.bus_offset = off;
+    in.values = json{{"temperature", 99.0}};
+    auto again = f.run(in);
+    BOOST_TEST(!again.rejection);
+    BOOST_TEST(!again.raised);
+    BOOST_TEST(again.events.empty());
+  }
+  BOOST_TEST(f.st.revision == rev);
+  BOOST_TEST(f.st.telemetry.front().second.value == json(40.0));
+  in.bus_offset = 18;
+  BOOST_TEST(f.run(in).events.size() == 1u);
+  BOOST_TEST(f.st.last_bus_offset == 18);
+  // Without an offset (REST, single node) there is no bus guard.
+  in.bus_offset.reset();
+  BOOST_TEST(f.run(in).events.size() == 1u);
+  BOOST_TEST(f.st.last_bus_offset == 18);
+  // Connectivity shares the guard and advances it.
+  set_connectivity off;
+  off.online = false;
+  off.bus_offset = 18;
+  BOOST_TEST(f.run(off).events.empty());
+  BOOST_TEST(f.st.link == connectivity::unknown);
+  off.bus_offset = 25;
+  auto c = f.run(off);
+  BOOST_REQUIRE_EQUAL(c.events.size(), 1u);
+  BOOST_TEST(*c.events[0].source.bus_offset == 25);
+  BOOST_TEST(f.st.last_bus_offset == 25);
+  // A no-op (already offline) with a new offset: answerable, no event, the
+  // offset does not move.
+  off.bus_offset = 30;
+  auto noop = f.run(off);
+  BOOST_TEST(!noop.rejection);
+  BOOST_TEST(noop.events.empty());
+  BOOST_TEST(f.st.last_bus_offset == 25);
+  // Ingest behind the connectivity offset is a redelivery too.
+  in.bus_offset = 20;
+  BOOST_TEST(f.run(in).events.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_bus_offset_survives_event_json_and_snapshots) {
+  fixture f;
+  f.create();
+  f.move_to(lifecycle::active);
+  // Old snapshots (and single-node twins) have no offset: -1, key absent.
+  BOOST_TEST(!snapshot_json(f.st).contains("$lastBusOffset"));
+  auto old = state_from_snapshot(snapshot_json(f.st));
+  BOOST_REQUIRE(old.has_value());
+  BOOST_TEST(old->last_bus_offset == -1);
+  ingest_values in;
+  in.values = json{{"temperature", 40.0}};
+  in.bus_offset = 4242;
+  auto d = f.run(in);
+  BOOST_REQUIRE_EQUAL(d.events.size(), 1u);
+  auto j = to_json(d.events[0]);
+  BOOST_TEST(j["lineage"]["busOffset"] == 4242);
+  auto back = event_from_json(j);
+  BOOST_REQUIRE(back.has_value());
+  BOOST_REQUIRE(back->source.bus_offset);
+  BOOST_TEST(*back->source.bus_offset == 4242);
+  // Events without one have no key and decode to none.
+  fixture g;
+  auto c = g.run(create_twin{"dtmi:example:Bearing;1", json::object()});
+  BOOST_TEST(!to_json(c.events[0])["lineage"].contains("busOffset"));
+  BOOST_TEST(!event_from_json(to_json(c.events[0]))->source.bus_offset);
+  auto snap_json = snapshot_json(f.st);
+  BOOST_TEST(snap_json["$lastBusOffset"] == 4242);
+  auto snap = state_from_snapshot(snap_json);
+  BOOST_REQUIRE(snap.has_value());
+  BOOST_TEST(snap->last_bus_offset == 4242);
+  BOOST_TEST(snapshot_json(*snap) == snap_json);
+  // Replaying the journal form restores the guard as well.
+  twin_state replay;
+  replay.id = "b1";
+  replay.revision = d.events[0].revision - 1;
+  replay = evolve(std::move(replay), *back);
+  BOOST_TEST(replay.last_bus_offset == 4242);
+  // An event with a lower offset never moves it back.
+  auto lower = *back;
+  lower.revision += 1;
+  lower.source.bus_offset = 7;
+  replay = evolve(std::move(replay), lower);
+  BOOST_TEST(replay.last_bus_offset == 4242);
+}
+
+BOOST_AUTO_TEST_CASE(redelivery_to_a_retired_twin_alerts_again_unless_it_was_applied_before) {
+  fixture f;
+  f.create();
+  f.move_to(lifecycle::active);
+  ingest_values in;
+  in.values = json{{"temperature", 40.0}};
+  in.source = "s";
+  in.bus_offset = 10;
+  BOOST_TEST(f.run(in).events.size() == 1u); // applied while active
+  f.move_to(lifecycle::retired);
+  // Redelivered records the twin applied while active: silently skipped,
+  // no second alert.
+  for (std::int64_t off : {10, 9}) {
+    in.bus_offset = off;
+    auto d = f.run(in);
+    BOOST_TEST(!d.rejection);
+    BOOST_TEST(!d.raised);
+  }
+  // A new record for the retired twin: refused with an alert. It is never
+  // applied, so last_bus_offset stays and its redelivery alerts again (as
+  // documented on ingest_values::bus_offset).
+  in.bus_offset = 11;
+  auto first = f.run(in);
+  BOOST_REQUIRE(first.rejection);
+  BOOST_TEST(first.rejection->code == errc::lifecycle_forbidden);
+  BOOST_REQUIRE(first.raised);
+  BOOST_TEST(first.raised->severity == "critical");
+  BOOST_TEST(f.st.last_bus_offset == 10);
+  auto second = f.run(in);
+  BOOST_TEST(second.rejection.has_value());
+  BOOST_TEST(second.raised.has_value());
+}
+
 BOOST_AUTO_TEST_CASE(events_and_snapshots_round_trip_through_json) {
   fixture f;
   f.create();

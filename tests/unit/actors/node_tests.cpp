@@ -6,10 +6,13 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "twin/actors/node.hpp"
+#include "twin/actors/sharding.hpp"
 
 using namespace twin;
 using namespace twin::actors;
@@ -160,7 +163,9 @@ BOOST_AUTO_TEST_CASE(state_survives_a_restart_and_the_data_dir_is_exclusive) {
   BOOST_TEST(got["$revision"] == 121);
   BOOST_TEST(got["properties"]["counter"]["value"] == 120);
   auto list = must(call([&](reply_fn f) {
-    n->list_twins(viewer, list_query{"", "", "", 7}, f);
+    list_query q;
+    q.limit = 7;
+    n->list_twins(viewer, q, f);
   }));
   BOOST_TEST(list["items"].size() == 7u);
   BOOST_TEST(list.contains("nextPageToken"));
@@ -292,6 +297,320 @@ BOOST_AUTO_TEST_CASE(data_for_a_retired_twin_raises_an_alert_on_the_stream) {
   BOOST_TEST(alerts["items"][0]["twin"] == "r1");
   auto got = must(call([&](reply_fn f) { n->get_twin(viewer, "r1", f); }));
   BOOST_TEST(got["telemetry"].empty());
+}
+
+// -- cluster hooks ------------------------------------------------------------
+
+namespace {
+
+void create(node& n, const std::string& id) {
+  must(call([&](reply_fn f) {
+    n.create_twin(op, id, json{{"$model", "dtmi:example:Bearing;1"}}, f);
+  }));
+}
+
+void release(node& n, std::size_t shard) {
+  std::promise<void> p;
+  n.release_shard(shard, [&p] { p.set_value(); });
+  auto fut = p.get_future();
+  BOOST_REQUIRE(fut.wait_for(std::chrono::seconds{10}) == std::future_status::ready);
+}
+
+/// Twin ids of `count` twins placed in `shard` of `shards`, and some not.
+std::vector<std::string> ids_in_shard(std::size_t shard, std::size_t shards,
+                                      std::size_t count, bool in = true) {
+  std::vector<std::string> out;
+  for (int i = 0; out.size() < count; ++i) {
+    auto id = "s" + std::to_string(i);
+    if ((shard_of(id, static_cast<std::uint32_t>(shards)) == shard) == in)
+      out.push_back(id);
+  }
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_replicate_hook_sees_every_write_before_its_command_is_answered) {
+  temp_dir d;
+  std::mutex mtx;
+  std::vector<std::uint64_t> seen;     // revisions, in hook order
+  std::vector<std::string> seen_twins;
+  std::atomic<bool> delaying{false};
+  std::atomic<bool> done_called{false};
+  std::vector<std::thread> threads;
+  node_options o;
+  o.replicate = [&](std::vector<persistence::twin_write> committed,
+                    std::function<void(status)> done) {
+    {
+      std::lock_guard g{mtx};
+      for (auto& tw : committed) {
+        seen_twins.push_back(tw.twin_id);
+        for (auto& [rev, bytes] : tw.events)
+          seen.push_back(rev);
+      }
+    }
+    if (!delaying.load()) {
+      done(ok());
+      return;
+    }
+    // Answer later, from another thread: the command must wait for it.
+    std::lock_guard g{mtx};
+    threads.emplace_back([&done_called, done = std::move(done)] {
+      std::this_thread::sleep_for(std::chrono::milliseconds{300});
+      done_called = true;
+      done(ok());
+    });
+  };
+  auto n = start(d.path.string(), o);
+  load_model(*n);
+  create(*n, "r1");
+  for (int k = 1; k <= 5; ++k)
+    must(call([&](reply_fn f) {
+      n->patch_twin(op, "r1", json{{"counter", k}}, std::nullopt, f);
+    }));
+  {
+    std::lock_guard g{mtx};
+    BOOST_TEST(seen == (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6}));
+    BOOST_TEST(seen_twins.size() == 6u);
+    for (auto& t : seen_twins)
+      BOOST_TEST(t == "r1");
+  }
+  delaying = true;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = must(call([&](reply_fn f) {
+    n->patch_twin(op, "r1", json{{"counter", 6}}, std::nullopt, f);
+  }));
+  BOOST_TEST(done_called.load()); // answered only after done
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds{250}));
+  BOOST_TEST(r["$revision"] == 7);
+  // Reads queued behind the write wait for it too; the state is durable.
+  auto got = must(call([&](reply_fn f) { n->get_twin(viewer, "r1", f); }));
+  BOOST_TEST(got["properties"]["counter"]["value"] == 6);
+  delaying = false;
+  {
+    std::lock_guard g{mtx};
+    BOOST_TEST(seen.back() == 7u);
+  }
+  for (auto& t : threads)
+    t.join();
+}
+
+BOOST_AUTO_TEST_CASE(a_replication_failure_fails_the_command_with_its_error) {
+  temp_dir d;
+  std::atomic<bool> fail{false};
+  std::atomic<int> calls{0};
+  node_options o;
+  o.replicate = [&](std::vector<persistence::twin_write>,
+                    std::function<void(status)> done) {
+    ++calls;
+    if (fail.load())
+      done(make_error(errc::unavailable, "changelog: broker down"));
+    else
+      done(ok());
+  };
+  auto n = start(d.path.string(), o);
+  load_model(*n);
+  create(*n, "x1");
+  fail = true;
+  auto r = call([&](reply_fn f) {
+    n->patch_twin(op, "x1", json{{"location", "nowhere"}}, std::nullopt, f);
+  });
+  BOOST_REQUIRE(!r.has_value());
+  BOOST_TEST(r.error().code == errc::unavailable);
+  BOOST_TEST(r.error().message == "changelog: broker down");
+  fail = false;
+  // The twin restarted from durable state and keeps working.
+  must(call([&](reply_fn f) {
+    n->patch_twin(op, "x1", json{{"location", "here"}}, std::nullopt, f);
+  }));
+  auto got = must(call([&](reply_fn f) { n->get_twin(viewer, "x1", f); }));
+  BOOST_TEST(got["properties"]["location"]["value"] == "here");
+  BOOST_TEST(calls.load() == 3);
+}
+
+BOOST_AUTO_TEST_CASE(release_shard_drops_its_twins_and_they_come_back_from_the_store) {
+  temp_dir d;
+  auto n = start(d.path.string()); // 8 shards
+  load_model(*n);
+  BOOST_TEST(n->shard_count() == 8u);
+  auto mine = ids_in_shard(3, 8, 5);
+  auto others = ids_in_shard(3, 8, 4, false);
+  for (auto& id : mine) {
+    create(*n, id);
+    must(call([&](reply_fn f) {
+      n->patch_twin(op, id, json{{"location", "at-" + id}}, std::nullopt, f);
+    }));
+  }
+  for (auto& id : others)
+    create(*n, id);
+  BOOST_TEST(n->health()["twinsActive"] == 9);
+  release(*n, 3);
+  BOOST_TEST(n->health()["twinsActive"] == 4);
+  release(*n, 3); // nothing left: done at once
+  release(*n, 99); // no such shard: done at once
+  for (auto& id : mine) {
+    auto got = must(call([&](reply_fn f) { n->get_twin(viewer, id, f); }));
+    BOOST_TEST(got["$revision"] == 2);
+    BOOST_TEST(got["properties"]["location"]["value"] == "at-" + id);
+  }
+  BOOST_TEST(n->health()["twinsActive"] == 9);
+}
+
+BOOST_AUTO_TEST_CASE(after_release_and_a_truncation_the_twin_rehydrates_truncated) {
+  temp_dir d;
+  node_options o;
+  o.snapshot_every = 2; // snapshots beyond the cut must go too
+  auto n = start(d.path.string(), o);
+  load_model(*n);
+  auto id = ids_in_shard(5, 8, 1).front();
+  create(*n, id);
+  for (int k = 1; k <= 5; ++k)
+    must(call([&](reply_fn f) {
+      n->patch_twin(op, id, json{{"counter", k}}, std::nullopt, f);
+    }));
+  // A read fills the read cache with revision 6.
+  must(call([&](reply_fn f) { n->get_twin(viewer, id, f); }));
+  auto cached = n->cached_twin(viewer, id);
+  BOOST_REQUIRE(cached);
+  BOOST_TEST(cached->revision == 6u);
+  BOOST_REQUIRE((*n->store().load_snapshot(id)).has_value());
+  BOOST_TEST((*n->store().load_snapshot(id))->revision > 3u);
+  release(*n, 5);
+  BOOST_TEST(!n->cached_twin(viewer, id)); // forgotten with the shard
+  persistence::write_request req;
+  req.truncate.emplace_back(id, 3);
+  BOOST_REQUIRE(n->store().write(std::move(req)));
+  auto got = must(call([&](reply_fn f) { n->get_twin(viewer, id, f); }));
+  BOOST_TEST(got["$revision"] == 3);
+  BOOST_TEST(got["properties"]["counter"]["value"] == 2);
+  auto again = n->cached_twin(viewer, id);
+  BOOST_REQUIRE(again);
+  BOOST_TEST(again->revision == 3u);
+  // It continues from there.
+  auto p = must(call([&](reply_fn f) {
+    n->patch_twin(op, id, json{{"counter", 42}}, std::nullopt, f);
+  }));
+  BOOST_TEST(p["$revision"] == 4);
+  // Truncated to nothing: the twin is gone.
+  release(*n, 5);
+  persistence::write_request gone;
+  gone.truncate.emplace_back(id, 0);
+  BOOST_REQUIRE(n->store().write(std::move(gone)));
+  auto missing = call([&](reply_fn f) { n->get_twin(viewer, id, f); });
+  BOOST_REQUIRE(!missing.has_value());
+  BOOST_TEST(missing.error().code == errc::not_found);
+}
+
+BOOST_AUTO_TEST_CASE(import_models_is_idempotent_and_validates) {
+  temp_dir d;
+  auto n = start(d.path.string());
+  BOOST_REQUIRE(n->import_models(json::array({bearing_model})));
+  BOOST_REQUIRE(n->import_models(json::array({bearing_model}))); // again: ok
+  BOOST_REQUIRE(n->import_models(bearing_model));                // one object
+  auto models = must(call([&](reply_fn f) { n->list_models(viewer, f); }));
+  BOOST_TEST(models["items"].size() == 1u);
+  auto audit = must(call([&](reply_fn f) { n->list_audit(admin, 1, 100, f); }));
+  BOOST_REQUIRE_EQUAL(audit["items"].size(), 1u);
+  BOOST_TEST(audit["items"][0]["action"] == "model.replicate");
+  // A set with one new model next to a known one stores the new one.
+  auto pump = bearing_model;
+  pump["@id"] = "dtmi:example:Pump;1";
+  pump["displayName"] = "Pump";
+  BOOST_REQUIRE(n->import_models(json::array({bearing_model, pump})));
+  models = must(call([&](reply_fn f) { n->list_models(viewer, f); }));
+  BOOST_TEST(models["items"].size() == 2u);
+  auto broken = pump;
+  broken["@id"] = "dtmi:example:Broken;1";
+  broken["contents"] = json::array({json{{"@type", "Property"}, {"name", "bad name!"},
+                                         {"schema", "double"}}});
+  auto st = n->import_models(json::array({broken}));
+  BOOST_REQUIRE(!st);
+  BOOST_TEST(st.error().code == errc::model_violation);
+  BOOST_TEST(!n->import_models(json("nope")));
+  create(*n, "imp1"); // the imported model is usable
+  // They survive a restart (stored, not only registered).
+  n.reset();
+  n = start(d.path.string());
+  models = must(call([&](reply_fn f) { n->list_models(viewer, f); }));
+  BOOST_TEST(models["items"].size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(list_include_filters_while_paging) {
+  temp_dir d;
+  auto n = start(d.path.string());
+  load_model(*n);
+  for (int i = 0; i < 30; ++i)
+    create(*n, "L" + std::to_string(100 + i));
+  // Only even numbers: 15 of 30.
+  auto even = [](const std::string& id) { return std::stoi(id.substr(1)) % 2 == 0; };
+  std::vector<std::string> all;
+  std::string after;
+  int pages = 0;
+  for (;;) {
+    list_query q;
+    q.limit = 4;
+    q.after = after;
+    q.include = even;
+    auto page = must(call([&](reply_fn f) { n->list_twins(viewer, q, f); }));
+    ++pages;
+    BOOST_TEST(page["items"].size() <= 4u);
+    for (auto& it : page["items"])
+      all.push_back(it["$id"].get<std::string>());
+    if (!page.contains("nextPageToken"))
+      break;
+    BOOST_TEST(page["items"].size() == 4u);
+    after = page["nextPageToken"].get<std::string>();
+    BOOST_REQUIRE(pages < 10);
+  }
+  BOOST_TEST(pages == 4); // 4 + 4 + 4 + 3
+  BOOST_REQUIRE_EQUAL(all.size(), 15u);
+  for (std::size_t i = 0; i < all.size(); ++i)
+    BOOST_TEST(all[i] == "L" + std::to_string(100 + 2 * i));
+}
+
+BOOST_AUTO_TEST_CASE(device_data_with_a_bus_offset_is_applied_once) {
+  temp_dir d;
+  auto n = start(d.path.string());
+  load_model(*n);
+  create(*n, "k1");
+  must(call([&](reply_fn f) {
+    n->transition(op, "k1", json{{"to", "active"}, {"reason", "go"}}, f);
+  }));
+  auto send = [&](std::int64_t offset, double v) {
+    device_data dd;
+    dd.values = json{{"temperature", v}};
+    dd.source = "kafka";
+    dd.bus_offset = offset;
+    return must(call([&](reply_fn f) { n->ingest_data(op, "k1", dd, f); }));
+  };
+  BOOST_TEST(send(100, 1.0)["applied"] == true);
+  auto dup = send(100, 2.0);
+  BOOST_TEST(dup["applied"] == false);
+  BOOST_TEST(dup["revision"] == 3);
+  BOOST_TEST(send(101, 3.0)["applied"] == true);
+  connectivity_update u;
+  u.online = true;
+  u.bus_offset = 101; // behind: a redelivery
+  auto c = must(call([&](reply_fn f) { n->set_connectivity(op, "k1", u, f); }));
+  BOOST_TEST(c["applied"] == false);
+  u.bus_offset = 102;
+  c = must(call([&](reply_fn f) { n->set_connectivity(op, "k1", u, f); }));
+  BOOST_TEST(c["applied"] == true);
+  BOOST_TEST(c["connectivity"] == "online");
+  u.bus_offset = 103; // already online: answered, nothing recorded
+  c = must(call([&](reply_fn f) { n->set_connectivity(op, "k1", u, f); }));
+  BOOST_TEST(c["applied"] == false);
+  // The guard survives passivation (journal replay): restart the node.
+  n.reset();
+  n = start(d.path.string());
+  BOOST_TEST(send(102, 9.0)["applied"] == false);
+  auto got = must(call([&](reply_fn f) { n->get_twin(viewer, "k1", f); }));
+  BOOST_TEST(got["telemetry"]["temperature"]["value"] == 3.0);
+  auto lin = must(call([&](reply_fn f) {
+    n->lineage(viewer, "k1", "temperature", std::nullopt, f);
+  }));
+  BOOST_REQUIRE_EQUAL(lin["items"].size(), 2u);
+  BOOST_TEST(lin["items"][0]["lineage"]["busOffset"] == 101);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

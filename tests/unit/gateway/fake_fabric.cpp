@@ -67,8 +67,11 @@ json fake_fabric::default_answer(const fabric_call& c) {
   return json::object();
 }
 
-void fake_fabric::record(fabric_call c, actors::reply_fn reply) {
-  expected<json> answer = respond ? respond(c) : expected<json>(default_answer(c));
+void fake_fabric::record(fabric_call c, actors::reply_fn reply,
+                         std::optional<expected<json>> canned) {
+  expected<json> answer = respond  ? respond(c)
+                          : canned ? std::move(*canned)
+                                   : expected<json>(default_answer(c));
   {
     std::lock_guard lock(mutex_);
     calls_.push_back(std::move(c));
@@ -241,6 +244,28 @@ fake_fabric::subscribe(const actors::request_context& ctx,
   }
   return std::unique_ptr<actors::subscription>(
     std::make_unique<fake_subscription>(*this, s));
+}
+
+void fake_fabric::cluster_status(const actors::request_context& ctx,
+                                 actors::reply_fn reply) {
+  std::optional<json> doc;
+  {
+    std::lock_guard lock(mutex_);
+    doc = cluster_doc;
+  }
+  if (respond || doc) {
+    std::optional<expected<json>> canned;
+    if (doc)
+      canned = expected<json>(std::move(*doc));
+    record(make_call("cluster_status", ctx), std::move(reply), std::move(canned));
+    return;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    calls_.push_back(make_call("cluster_status", ctx));
+    cv_.notify_all();
+  }
+  actors::fabric::cluster_status(ctx, std::move(reply)); // the port's default
 }
 
 json fake_fabric::health() {

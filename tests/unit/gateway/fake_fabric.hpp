@@ -64,6 +64,9 @@ public:
   bool wait_subscribers(std::size_t n, std::chrono::milliseconds deadline);
 
   json health_doc = {{"status", "ok"}, {"twinsActive", 3}};
+  /// The answer of cluster_status (when `respond` is not set); none: the
+  /// port's default implementation answers (the standalone view).
+  std::optional<json> cluster_doc;
 
   // -- the port ---------------------------------------------------------------
   void create_twin(const actors::request_context& ctx, const std::string& id,
@@ -100,6 +103,8 @@ public:
   expected<std::unique_ptr<actors::subscription>>
   subscribe(const actors::request_context& ctx,
             std::function<void(const json&)> on_event) override;
+  void cluster_status(const actors::request_context& ctx,
+                      actors::reply_fn reply) override;
   json health() override;
   prometheus::Registry& metrics() override;
 
@@ -107,7 +112,8 @@ private:
   struct subscriber;
   class fake_subscription;
 
-  void record(fabric_call c, actors::reply_fn reply);
+  void record(fabric_call c, actors::reply_fn reply,
+              std::optional<expected<json>> answer = std::nullopt);
   static json default_answer(const fabric_call& c);
 
   mutable std::mutex mutex_;

@@ -71,6 +71,10 @@ struct lineage {
   std::string request_id;
   /// Device sequence used by the replay guard, if any.
   std::optional<std::int64_t> sequence;
+  /// Cluster mode: the offset of the bus (Kafka) record that carried the
+  /// command, within the twin's partition; JSON "busOffset", absent when
+  /// empty. Feeds twin_state::last_bus_offset (the redelivery guard).
+  std::optional<std::int64_t> bus_offset;
   /// Protocol-specific provenance (e.g. Sparkplug B: group, edge node,
   /// device, seq, bdSeq and the metric behind each value); null if none.
   json origin;
@@ -181,6 +185,12 @@ struct twin_state {
   value_map telemetry;
   /// Last device sequence applied per source (replay / duplicate guard).
   std::vector<std::pair<std::string, std::int64_t>> last_sequence;
+  /// The highest bus (Kafka) offset of a record applied to this twin; -1:
+  /// none (single node, or nothing from the bus yet). Ingest and
+  /// connectivity commands whose bus_offset is <= this are redeliveries
+  /// and decide to nothing. Kept in snapshots ("$lastBusOffset", written
+  /// only when >= 0; absent means -1).
+  std::int64_t last_bus_offset = -1;
 
   const value_entry* property(std::string_view name) const noexcept;
 };
@@ -215,6 +225,13 @@ struct ingest_values {
   std::string pipeline_version;
   /// Protocol provenance copied into the lineage (see lineage::origin).
   json origin;
+  /// Cluster mode: the offset of the bus record that carried these values
+  /// (within the twin's partition). If <= state.last_bus_offset the command
+  /// is a redelivery: an empty decision (no event, no rejection, no alert),
+  /// checked before anything else. Else the event's lineage carries it.
+  /// A record for a twin that is not active is never applied, so it does
+  /// not advance last_bus_offset: its redelivery raises its alert again.
+  std::optional<std::int64_t> bus_offset;
 };
 
 /// The device went offline / came back. A no-op (no event) when the twin
@@ -227,6 +244,11 @@ struct set_connectivity {
   std::optional<millis> source_time;
   std::string pipeline_version;
   json origin;
+  /// Cluster mode: the bus record's offset, as for ingest_values: <=
+  /// state.last_bus_offset decides to nothing; else the event (if the
+  /// state changes) carries it in its lineage. A no-op (already in that
+  /// state) produces no event and leaves last_bus_offset as it is.
+  std::optional<std::int64_t> bus_offset;
 };
 
 struct transition {

@@ -43,6 +43,10 @@ struct list_query {
   std::string lifecycle;  ///< filter by lifecycle state; empty: all
   std::string after;      ///< page token: the last id of the previous page
   std::size_t limit = 100; ///< 1..1000
+  /// Keeps only the twins it returns true for (e.g. the cluster: twins of
+  /// the shards this node owns); applied while scanning the index, so
+  /// `after` and `limit` count included twins only. Empty: all.
+  std::function<bool(const std::string& twin_id)> include;
 };
 
 /// Device data from an in-process adapter (the Sparkplug B host): what
@@ -56,6 +60,14 @@ struct device_data {
   std::string source;            ///< e.g. "spBv1.0/PlantA/Turbine07/Gearbox_BearingA"
   std::string pipeline_version;  ///< e.g. "tagmap/2026.11.1"
   json origin;                   ///< protocol provenance, into the lineage
+  /// Device sequence for the per-source replay guard (POST /telemetry's
+  /// "sequence"); empty: none.
+  std::optional<std::int64_t> sequence;
+  /// Cluster mode: the Kafka offset of the record that carried the data,
+  /// within the twin's partition. A record at or below the twin's last
+  /// applied offset is a redelivery: answered {"applied": false}, not
+  /// applied again. Empty (single node): no redelivery guard.
+  std::optional<std::int64_t> bus_offset;
 };
 
 /// The device behind a twin went offline or came back.
@@ -66,6 +78,8 @@ struct connectivity_update {
   std::optional<std::int64_t> source_time_ms;
   std::string pipeline_version;
   json origin;
+  /// Cluster mode: the Kafka offset of the record, as device_data::bus_offset.
+  std::optional<std::int64_t> bus_offset;
 };
 
 /// GET /twins/{id}/history.
@@ -204,6 +218,12 @@ public:
   virtual expected<std::unique_ptr<subscription>>
   subscribe(const request_context& ctx,
             std::function<void(const json& cloud_event)> on_event) = 0;
+
+  /// GET /api/v1/cluster: the cluster as this node sees it (docs/api.md). Requires read. A node without a cluster answers its single-node view (default below).
+  virtual void cluster_status(const request_context& ctx, reply_fn reply) {
+    if (auto st = security::authorize(ctx.who, security::action::read); !st) return reply(st.error());
+    reply(json{{"mode", "standalone"}});
+  }
 
   /// {"status": "ok"|"degraded", "twinsActive": N, ...}; no auth needed.
   virtual json health() = 0;

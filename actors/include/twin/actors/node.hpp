@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "twin/actors/fabric.hpp"
 #include "twin/persistence/store.hpp"
@@ -55,6 +56,24 @@ struct node_options {
   /// Now in ms since the epoch for history retention and queries (tests
   /// inject it); empty: the system clock.
   std::function<std::int64_t()> clock;
+  /// Called after a twin write is durable locally and before its commands
+  /// are answered (cluster mode: produce to the changelog). Gets a copy of
+  /// the committed request's twin writes (one twin, its events with
+  /// revisions, snapshot, index entry, samples); must call done exactly
+  /// once, from any thread; a non-ok status fails the write as a store
+  /// failure would (the twin restarts from durable state, its callers get
+  /// the error). Empty: answer at once (single node).
+  ///
+  /// Runs on the store's writer thread, inside its durable callback: it
+  /// must not block (hand the records to the producer and return). A twin
+  /// has one write in flight, so its next write reaches the hook only after
+  /// `done`: per twin the hook sees revisions in order, without gaps. If
+  /// `done` is dropped uncalled the write fails with unavailable. After a
+  /// failure the write stays durable locally (it is not rolled back): the
+  /// local journal is then ahead of the changelog for that twin.
+  std::function<void(std::vector<persistence::twin_write> committed,
+                     std::function<void(status)> done)>
+    replicate;
 };
 
 class node final : public fabric {
@@ -114,6 +133,37 @@ public:
             std::function<void(const json&)> on_event) override;
   json health() override;
   prometheus::Registry& metrics() override;
+
+  // -- cluster hooks (not part of the fabric port) ------------------------------
+
+  /// Drops every twin of `shard` from memory (passivates them through the
+  /// normal handshake after their in-flight writes finish) and forgets
+  /// cached documents of that shard; `done` runs once all of them are gone
+  /// (any thread). The region stays and rehydrates twins from the store on
+  /// their next message. Used when the cluster gives the shard to another
+  /// node, and before serving a shard restored from the changelog.
+  ///
+  /// Waits for the twin actors in memory when the call reaches the region;
+  /// a message for the shard arriving meanwhile starts a fresh actor (from
+  /// the store) that is not waited for: stop routing to the shard first.
+  /// `done` always runs exactly once (also if the node is stopping, then
+  /// possibly before the twins are gone). shard >= shard_count(): `done`
+  /// runs at once.
+  void release_shard(std::size_t shard, std::function<void()> done);
+  /// The store (cluster restore writes twin writes and truncations through
+  /// it directly; the node must not hold any twin of the shard in memory
+  /// meanwhile).
+  persistence::store& store();
+  /// Idempotent model import (models replicated from another node):
+  /// validates the set like add_models, stores the models not yet present,
+  /// skips those already present with the same id (no error), audits
+  /// "model.replicate" (principal "cluster", only when something was
+  /// stored). Synchronous. Takes an array of DTDL interface documents (or
+  /// one). Answers like add_models' errors (model_violation, bad_request,
+  /// the store's).
+  status import_models(const json& documents_array);
+  /// S, the number of shards (node_options::shards).
+  std::size_t shard_count() const;
 
   struct impl;
 

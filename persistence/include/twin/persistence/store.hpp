@@ -151,6 +151,14 @@ struct history_result {
 
 /// One atomic unit of writes: everything in it becomes durable together.
 struct write_request {
+  /// (twin id, keep_through): deletes the twin's journal records with
+  /// revision > keep_through, its snapshot if the snapshot's revision is >
+  /// keep_through, and, when keep_through == 0, its twins-index entry.
+  /// Applied in the WriteBatch before `twins`, so one request can replace
+  /// a twin's tail atomically (cluster restore from the changelog). History
+  /// samples are not touched. The node must not hold the twin in memory
+  /// (node::release_shard) while its stored state is rewritten.
+  std::vector<std::pair<std::string, std::uint64_t>> truncate;
   std::vector<twin_write> twins;
   /// Audit records to append. The writer assigns "seq" (from 1) and
   /// "prevHash", then "hash" = SHA-256 over the canonical record (see
@@ -161,6 +169,12 @@ struct write_request {
   /// Models to store (dtmi, document JSON text) and to delete.
   std::vector<std::pair<std::string, std::string>> models_put;
   std::vector<std::string> models_delete;
+  /// Entries of the meta column family to set (key, value) and to delete,
+  /// after everything above (e.g. a changelog offset restored through,
+  /// durable with the restored twins). Keys: non-empty, not
+  /// "format_version" (else the request is rejected with bad_request).
+  std::vector<std::pair<std::string, std::string>> meta_put;
+  std::vector<std::string> meta_delete;
 };
 
 /// Called once the request is durable (ok) or failed (storage_failure, the
@@ -256,6 +270,18 @@ public:
   status scan_index(const std::string& after,
                     const std::function<bool(const std::string& twin,
                                              const std::string& entry)>& fn);
+
+  /// Every twin id in the twins index, in key order.
+  expected<std::vector<std::string>> twin_ids();
+
+  /// Meta entries (the `meta` column family) for the layers above, e.g. the
+  /// cluster's restore offsets. put/delete go through the group commit
+  /// (durable when they return; never call them from a durable_callback);
+  /// get reads the latest durable value. Keys: non-empty, not
+  /// "format_version" (bad_request).
+  status put_meta(const std::string& key, const std::string& value);
+  expected<std::optional<std::string>> get_meta(const std::string& key);
+  status delete_meta(const std::string& key);
 
   /// All stored models: (dtmi, document JSON text).
   expected<std::vector<std::pair<std::string, std::string>>> list_models();

@@ -14,6 +14,7 @@
 
 #include "node/fabric_sink.hpp"
 #include "twin/actors/node.hpp"
+#include "twin/cluster/cluster.hpp"
 #include "twin/gateway/gateway.hpp"
 #include "twin/security/auth.hpp"
 #include "twin/sparkplug/mqtt_host.hpp"
@@ -89,6 +90,12 @@ int main(int argc, char** argv) {
   std::string fmu_worker;
   bool no_behaviours = false;
   std::vector<std::string> alert_webhooks;
+  // Cluster mode (off unless --kafka is given).
+  std::string kafka_bootstrap, node_id, cluster_listen = "127.0.0.1:0", cluster_advertise;
+  std::string cluster_cert, cluster_key, cluster_ca, topic_prefix = "twin.",
+                                                      cluster_group = "twin-fabric";
+  std::vector<std::string> kafka_opts;
+  std::string session_timeout = "3s";
   app.add_option("--data-dir", data_dir,
                  "Directory for all durable state (RocksDB in DIR/db); one "
                  "node per directory")
@@ -162,6 +169,36 @@ int main(int argc, char** argv) {
   app.add_option("--sparkplug-host-id", sparkplug_host_id,
                  "Sparkplug 3.0 host id for spBv1.0/STATE/<id> (empty: none)")
     ->group("Sparkplug B")->capture_default_str();
+  auto* kafka_opt = app.add_option(
+    "--kafka", kafka_bootstrap,
+    "Join a cluster: Kafka bootstrap servers HOST:PORT[,...]. Shards are the "
+    "partitions of the telemetry topic this node is assigned (needs --node-id "
+    "and the --cluster-* TLS files)")->group("Cluster");
+  app.add_option("--node-id", node_id,
+                 "This node's id; must be the CN of --cluster-cert")
+    ->group("Cluster")->needs(kafka_opt);
+  app.add_option("--cluster-listen", cluster_listen,
+                 "Node-to-node mTLS listener ADDR:PORT (port 0: any free port)")
+    ->group("Cluster")->capture_default_str();
+  app.add_option("--cluster-advertise", cluster_advertise,
+                 "HOST:PORT other nodes connect to (default: the listener's address)")
+    ->group("Cluster");
+  app.add_option("--cluster-cert", cluster_cert, "This node's certificate (PEM), from the fabric CA")
+    ->group("Cluster");
+  app.add_option("--cluster-key", cluster_key, "Its private key (PEM, unencrypted)")
+    ->group("Cluster");
+  app.add_option("--cluster-ca", cluster_ca, "The fabric CA certificate (PEM)")->group("Cluster");
+  app.add_option("--kafka-opt", kafka_opts,
+                 "KEY=VALUE passed to librdkafka (repeatable; e.g. "
+                 "security.protocol=SASL_SSL)")->group("Cluster");
+  app.add_option("--topic-prefix", topic_prefix,
+                 "Topics PREFIX{telemetry,changelog,events,cluster}")
+    ->group("Cluster")->capture_default_str();
+  app.add_option("--cluster-group", cluster_group, "Kafka consumer group of the nodes")
+    ->group("Cluster")->capture_default_str();
+  app.add_option("--session-timeout", session_timeout,
+                 "Kafka group session timeout: how fast a dead node's shards move")
+    ->group("Cluster")->capture_default_str();
 #ifdef TWIN_WITH_BEHAVIOURS
   app.add_option("--fmu-dir", fmu_dir,
                  "Directory that relative \"fmu\" paths of behaviour bindings resolve against")
@@ -295,11 +332,93 @@ int main(int argc, char** argv) {
   };
 #endif
   nopts.history_checkpoint_interval = *checkpoint_ms;
+
+  std::optional<twin::cluster::cluster_options> copts;
+  std::shared_ptr<twin::cluster::replicator> replicator;
+  if (!kafka_bootstrap.empty()) {
+    if (node_id.empty())
+      return fail("--kafka needs --node-id");
+    if (cluster_cert.empty() || cluster_key.empty() || cluster_ca.empty())
+      return fail("--kafka needs --cluster-cert, --cluster-key and --cluster-ca: "
+                  "node-to-node traffic is always mutual TLS "
+                  "(deploy/make-fabric-certs.sh makes them)");
+    twin::cluster::cluster_options co;
+    co.node_id = node_id;
+    co.bootstrap = kafka_bootstrap;
+    co.topic_prefix = topic_prefix;
+    co.group = cluster_group;
+    co.tls = {cluster_cert, cluster_key, cluster_ca};
+    auto c = cluster_listen.rfind(':');
+    if (c == std::string::npos)
+      return fail("--cluster-listen: expected ADDR:PORT, got '" + cluster_listen + "'");
+    co.listen_host = cluster_listen.substr(0, c);
+    try {
+      auto port = std::stoul(cluster_listen.substr(c + 1));
+      if (port > 65535)
+        throw std::out_of_range("port");
+      co.listen_port = static_cast<std::uint16_t>(port);
+    } catch (...) {
+      return fail("--cluster-listen: bad port in '" + cluster_listen + "'");
+    }
+    co.advertise = cluster_advertise;
+    for (auto& kv : kafka_opts) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return fail("--kafka-opt: expected KEY=VALUE, got '" + kv + "'");
+      co.kafka_settings.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    auto st = parse_duration(session_timeout);
+    if (!st || st->count() < 500)
+      return fail("--session-timeout: expected a duration of at least 500ms, got '"
+                  + session_timeout + "'");
+    co.session_timeout_ms = static_cast<int>(st->count());
+    co.heartbeat_interval_ms = std::max(100, co.session_timeout_ms / 6);
+    co.node_timeout = std::chrono::milliseconds{std::max<long long>(2000, st->count() + 1000)};
+    co.log = &std::cerr;
+    // The identity is checked before anything starts (CAF would die at the
+    // first connection on a bad file).
+    auto ident = twin::security::node_identity::load(co.tls);
+    if (!ident)
+      return fail(ident.error().describe());
+    if (ident->node_id() != node_id)
+      return fail("cluster certificate " + cluster_cert + " is issued to '"
+                  + ident->node_id() + "', not to --node-id '" + node_id + "'");
+    auto r = twin::cluster::replicator::create(co, shards);
+    if (!r)
+      return fail("kafka: " + r.error().describe());
+    replicator = *r;
+    nopts.replicate = [replicator](std::vector<twin::persistence::twin_write> w,
+                                   std::function<void(twin::status)> done) {
+      replicator->replicate(std::move(w), std::move(done));
+    };
+    copts = std::move(co);
+#ifdef TWIN_WITH_BEHAVIOURS
+    if (!no_behaviours) {
+      std::cout << "behaviours are not run in cluster mode yet (bindings are stored "
+                   "and replicated)" << std::endl;
+      no_behaviours = true;
+    }
+#endif
+  }
+
   auto node = twin::actors::node::start(nopts);
   if (!node)
     return fail(node.error().describe());
-  auto gw = twin::gateway::gateway::start(gopts, **node, *tokens);
+  twin::actors::fabric* fabric = node->get();
+  std::unique_ptr<twin::cluster::cluster_node> cluster;
+  if (copts) {
+    auto c = twin::cluster::cluster_node::start(**node, replicator, *copts);
+    if (!c) {
+      (*node)->stop();
+      return fail("cluster: " + c.error().describe());
+    }
+    cluster = std::move(*c);
+    fabric = cluster.get();
+  }
+  auto gw = twin::gateway::gateway::start(gopts, *fabric, *tokens);
   if (!gw) {
+    if (cluster)
+      cluster->stop();
     (*node)->stop();
     return fail("http: " + gw.error().describe());
   }
@@ -309,13 +428,18 @@ int main(int argc, char** argv) {
             << tokens_file << std::endl;
   if (generated)
     std::cout << "admin token " << admin_token << std::endl;
+  if (cluster) {
+    cluster->set_http_url(std::string{scheme} + "://" + (*gw)->endpoint());
+    std::cout << "cluster node " << node_id << " on " << kafka_bootstrap << ", peers at "
+              << cluster->endpoint() << std::endl;
+  }
 
   std::unique_ptr<twin::node::fabric_sink> sink;
   std::unique_ptr<twin::sparkplug::mqtt_host> host;
   if (tagmap) {
     auto version = tagmap->version();
     auto mappings = tagmap->size();
-    sink = std::make_unique<twin::node::fabric_sink>(**node, "sparkplug-host");
+    sink = std::make_unique<twin::node::fabric_sink>(*fabric, "sparkplug-host");
     auto h = twin::sparkplug::mqtt_host::start(mopts, std::move(*tagmap), *sink,
                                                &(*node)->metrics());
     if (!h) {
@@ -375,6 +499,8 @@ int main(int argc, char** argv) {
   if (host)
     host->stop(); // no new device data; waits for outstanding sink calls
   (*gw)->stop();
+  if (cluster)
+    cluster->stop(); // hands the shards over: flush, commit, checkpoint
   (*node)->stop();
   std::cout << "twin-node: stopped cleanly" << std::endl;
   return 0;

@@ -368,13 +368,13 @@ struct cluster_node::impl {
     announcement a;
     a.node = o.node_id;
     a.endpoint = endpoint;
-    a.http = o.http_url;
     a.time_ms = now_ms();
     a.started_ms = started;
     a.leaving = leaving;
     a.certificate = identity->certificate_pem();
     a.forwarded = forwarded.load();
     std::lock_guard lk{mtx};
+    a.http = o.http_url;
     for (std::uint32_t s = 0; s < shards; ++s)
       if (state[s] == shard_state::serving && !leaving)
         a.shards.push_back(s);
@@ -1199,6 +1199,11 @@ void cluster_node::stop() {
 
 std::string cluster_node::endpoint() const {
   return impl_->endpoint;
+}
+
+void cluster_node::set_http_url(std::string url) {
+  std::lock_guard lk{impl_->mtx};
+  impl_->o.http_url = std::move(url);
 }
 
 // -- the fabric port --------------------------------------------------------------

@@ -104,6 +104,9 @@ public:
 
   /// The cluster listener's host:port as announced.
   std::string endpoint() const;
+  /// This node's REST base URL, once the gateway is listening (announced
+  /// from the next announcement on).
+  void set_http_url(std::string url);
 
   std::shared_ptr<const actors::twin_body>
   cached_twin(const actors::request_context& ctx, const std::string& id) override;

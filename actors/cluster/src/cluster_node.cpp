@@ -440,12 +440,15 @@ struct cluster_node::impl {
     }
     if (sa.a.node == o.node_id && sa.a.started_ms == started)
       return; // our own echo; applied when sent
-    if (sa.a.node != o.node_id)
-      ++verified_peers;
     // History read at start: an old announcement counts from its own time.
     auto seen = (rec.timestamp_ms > 0 && now - rec.timestamp_ms > o.node_timeout.count())
                   ? rec.timestamp_ms
                   : now;
+    if (sa.a.node != o.node_id) {
+      ++verified_peers;
+      if (link && !sa.a.leaving && seen == now)
+        link->introduce(sa.a.node, sa.a.endpoint);
+    }
     routes.apply(sa.a, seen);
   }
 
@@ -861,6 +864,20 @@ struct cluster_node::impl {
                });
   }
 
+  /// Creates a twin here; a model not known yet may still be on its way
+  /// from the cluster topic (uploaded on another node): catch up, retry once.
+  void create_local(const request_context& ctx, const std::string& id, json body,
+                    reply_fn reply) {
+    local.create_twin(ctx, id, body, [this, ctx, id, body, reply](expected<json> r) mutable {
+      if (r || r.error().rule != "unknown-model" || stopping.load())
+        return reply(std::move(r));
+      std::thread([this, ctx, id, body = std::move(body), reply = std::move(reply)]() mutable {
+        sync_cluster_topic(milliseconds{3000});
+        local.create_twin(ctx, id, std::move(body), std::move(reply));
+      }).detach();
+    });
+  }
+
   json request(const std::string& op, const request_context& ctx, const std::string& twin) {
     return json{{"op", op}, {"twin", twin}, {"principal", principal_json(ctx.who)},
                 {"requestId", ctx.request_id}, {"via", o.node_id}};
@@ -872,13 +889,6 @@ struct cluster_node::impl {
     if (j.is_discarded() || !j.is_object())
       return respond(answer_json(make_error(errc::bad_request, "not a JSON request")));
     auto op = j.value("op", "");
-    if (op == "hello") {
-      auto nonce = j.value("nonce", "");
-      return respond(json{{"ok", {{"node", o.node_id},
-                                  {"certificate", identity->certificate_pem()},
-                                  {"sig", security::to_base64(identity->sign(nonce))}}}}
-                       .dump());
-    }
     request_context ctx{principal_of(j.value("principal", json::object())),
                         j.value("requestId", "")};
     auto reply = [respond](expected<json> r) { respond(answer_json(r)); };
@@ -897,10 +907,8 @@ struct cluster_node::impl {
                                             o.node_id + " does not serve twin '" + twin
                                               + "'",
                                             not_owner)));
-    if (op == "create") {
-      sync_cluster_topic(milliseconds{3000});
-      return local.create_twin(ctx, twin, j["body"], reply);
-    }
+    if (op == "create")
+      return create_local(ctx, twin, j["body"], reply);
     if (op == "get")
       return local.get_twin(ctx, twin, reply);
     if (op == "patch") {
@@ -1139,10 +1147,13 @@ cluster_node::start(actors::node& local, std::shared_ptr<replicator> repl,
     [raw = p.get()](std::string req, std::function<void(std::string)> respond) {
       raw->serve(std::move(req), std::move(respond));
     },
-    &*x.ca);
+    &*x.ca, &*x.identity);
   if (!link)
     return link.error();
-  x.link = std::move(*link);
+  {
+    std::lock_guard lk{x.mtx};
+    x.link = std::move(*link);
+  }
   x.endpoint = x.o.advertise.empty() ? x.o.listen_host + ":" + std::to_string(x.link->port())
                                      : x.o.advertise;
 
@@ -1222,8 +1233,7 @@ void cluster_node::create_twin(const request_context& ctx, const std::string& id
   auto* x = impl_.get();
   x->dispatch(id, std::move(req),
               [x, ctx, id, body](reply_fn r) mutable {
-                x->sync_cluster_topic(milliseconds{3000});
-                x->local.create_twin(ctx, id, std::move(body), std::move(r));
+                x->create_local(ctx, id, std::move(body), std::move(r));
               },
               std::move(reply));
 }

@@ -61,9 +61,9 @@ struct cluster_options {
   std::chrono::milliseconds node_timeout{4000};
   /// How long a request for a shard that is moving waits for an owner
   /// before it gets a retryable 503.
-  std::chrono::milliseconds move_wait{8000};
+  std::chrono::milliseconds move_wait{15000};
   /// Per forwarded request.
-  std::chrono::milliseconds forward_timeout{15000};
+  std::chrono::milliseconds forward_timeout{3000};
   /// Consumer group session timeout (failover detection) and heartbeat.
   int session_timeout_ms = 3000;
   int heartbeat_interval_ms = 500;

@@ -44,12 +44,21 @@ command -v curl >/dev/null || { echo "curl not installed" >&2; exit 2; }
 (( updates / shards < 90000 )) || echo "warning: $((updates / shards)) records per partition: the mock keeps only ~100k" >&2
 
 tmp="$(mktemp -d /tmp/twin-cluster-bench-XXXXXX)"
-pids=()
-stop_all() {  # SIGTERM every process still running (nodes leave the group), then wait
+pids=()       # everything started (the mock and the blaster)
+node_pids=()  # the twin-nodes of the current step
+stop_pid() {  # SIGTERM, then SIGKILL after 30 s
+  local p=$1 i
+  kill "$p" 2>/dev/null || return 0
+  for (( i = 0; i < 300; i++ )); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+}
+stop_all() {  # the nodes first (they leave the group through Kafka), then the rest
   local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pids=()
+  for p in "${node_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${node_pids[@]}"; do stop_pid "$p"; done
+  for p in "${pids[@]}"; do stop_pid "$p"; done
+  pids=(); node_pids=()
 }
 cleanup() { stop_all; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -115,7 +124,7 @@ for n in $steps; do
       --kafka "$bootstrap" --node-id "$id" --cluster-cert "$tmp/certs/$id.pem" \
       --cluster-key "$tmp/certs/$id.key" --cluster-ca "$tmp/certs/ca.pem" \
       > "$run/$id.out" 2> "$run/$id.err" &
-    node_pids+=($!); pids+=($!)
+    node_pids+=($!)
   done
   for (( i = 0; i < n; i++ )); do
     id=${names[$i]}

@@ -17,3 +17,7 @@ echo "== sparkplug end to end through mosquitto vs the broker alone"
 "$root/bench/run_e2e_mqtt.sh" "$build" 10
 echo "== behaviours: FMU steps / ML scores per twin update through the fabric vs direct"
 "$build/bench/bench_behaviours"
+echo "== cluster: Kafka round trip per update (one node, in-process mock) vs the single node"
+"$build/bench/bench_cluster"
+echo "== cluster: updates/s applied by 1, 2, 3 twin-node processes on one mock cluster"
+"$root/bench/run_cluster.sh" "$build" 100000

@@ -7,8 +7,8 @@
 #
 # Env: TWIN_CLUSTER_TWINS (1000), TWIN_CLUSTER_SHARDS (16),
 #      TWIN_CLUSTER_STEPS ("1 2 3": node counts to measure).
-# Needs curl and, in BUILD_DIR, the targets twin-node, kafka_mock_cluster and
-# cluster_blast.
+# Needs curl and, in BUILD_DIR, the targets twin-node, cluster_blast and
+# kafka_mock_cluster (tests on) or bench_kafka_mock (tests off).
 #
 # Per step: kafka-mock-cluster --shards S; N twin-nodes (node-a, node-b,
 # node-c: own data dir, own fsync stream, mTLS certificates from
@@ -36,9 +36,10 @@ shards="${TWIN_CLUSTER_SHARDS:-16}"
 steps="${TWIN_CLUSTER_STEPS:-1 2 3}"
 node_bin="$build/cli/twin-node"
 mock_bin="$build/tests/kafka_mock_cluster/kafka-mock-cluster"
+[[ -x "$mock_bin" ]] || mock_bin="$build/bench/kafka-mock-cluster"  # TWIN_BUILD_TESTS=OFF
 blast="$build/bench/cluster_blast"
 for f in "$node_bin" "$mock_bin" "$blast"; do
-  [[ -x "$f" ]] || { echo "missing $f (build twin-node kafka_mock_cluster cluster_blast)" >&2; exit 2; }
+  [[ -x "$f" ]] || { echo "missing $f (build twin-node cluster_blast and kafka_mock_cluster or bench_kafka_mock)" >&2; exit 2; }
 done
 command -v curl >/dev/null || { echo "curl not installed" >&2; exit 2; }
 (( updates / shards < 90000 )) || echo "warning: $((updates / shards)) records per partition: the mock keeps only ~100k" >&2
@@ -179,8 +180,10 @@ for n in $steps; do
   t_blast=$(now)
   target=$(( applied0 + updates ))
   deadline=$(( $(date +%s) + 600 ))
+  : > "$run/poll.txt"
   while :; do
     a=$(applied_sum)
+    echo "$(now) $(( a - applied0 ))" >> "$run/poll.txt"
     (( a >= target )) && break
     (( $(date +%s) < deadline )) || { echo "$n nodes: only $((a - applied0)) of $updates applied after 600 s" >&2; exit 1; }
     sleep 0.1
@@ -196,14 +199,27 @@ for n in $steps; do
   blast_rate=$(awk -v a="$t_blast" -v b="$t0" -v u="$updates" 'BEGIN { printf "%.0f", u / (a - b) }')
   rejected=0; for b in "${bases[@]}"; do rejected=$(( rejected + $(metric "$b" twin_cluster_telemetry_total 'outcome="rejected"') )); done
   per_node=$(for b in "${bases[@]}"; do metric "$b" twin_cluster_telemetry_total 'outcome="applied"'; done | tr '\n' '/' | sed 's#/$##')
-  # Lag as the nodes announce it (commits every 0.2 s, announcements every 1 s).
-  sleep 1.5
-  lag=$(curl -sf "${auth[@]}" "${bases[0]}/api/v1/cluster" | grep -o '"lag":[0-9]*' | awk -F: '{ s += $2 } END { print s + 0 }')
+  # Applied per 0.5 s window: the steadiest half-second rate and the longest
+  # stretch without progress.
+  shape=$(awk -v t0="$t0" '
+    { t = $1 - t0; if (NR > 1 && $2 == pa && t - pt > 0) stall += t - pt; else if (stall > maxs) maxs = stall;
+      if ($2 != pa) stall = 0; pt = t; pa = $2; T[NR] = t; A[NR] = $2 }
+    END { if (stall > maxs) maxs = stall; best = 0
+          for (i = 1; i <= NR; i++) for (j = i + 1; j <= NR; j++) if (T[j] - T[i] >= 0.5) { r = (A[j] - A[i]) / (T[j] - T[i]); if (r > best) best = r; break }
+          printf "first applied at %.2fs, best 0.5 s window %.0f/s, longest stall %.2fs", T[1] + 0, best, maxs }' \
+    <(awk '$2 > 0' "$run/poll.txt"))
+  # Consumer lag as the nodes announce it (offsets are committed every 0.2 s,
+  # announced every 1 s): time until it is 0 everywhere, at most 30 s.
+  lag_of() { curl -sf "${auth[@]}" "${bases[0]}/api/v1/cluster" | grep -o '"lag":[0-9]*' | awk -F: '{ s += $2 } END { print s + 0 }'; }
+  lag=$(lag_of); lag_deadline=$(( $(date +%s) + 30 ))
+  while (( lag > 0 && $(date +%s) < lag_deadline )); do sleep 0.2; lag=$(lag_of); done
+  lag_secs=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
   echo "$n node(s): settled in ${settle_secs}s (shards served ${served}); REST setup ${rest_secs}s;" \
        "blast $(cat "$run/blast.out")"
   echo "    applied $updates (per node ${per_node}, rejected $rejected) in ${secs}s: $rate updates/s;" \
        "CPU nodes ${node_cpu}s ($(awk -v c="$node_cpu" -v u="$updates" 'BEGIN { printf "%.1f", 1e6 * c / u }') us/update)," \
-       "mock ${mock_cpu}s; lag after: $lag"
+       "mock ${mock_cpu}s"
+  echo "    $shape; announced lag $lag at ${lag_secs}s after the blast started"
   result[$n]=$rate
   stop_all
 done

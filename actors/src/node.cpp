@@ -712,6 +712,30 @@ void node::list_twins(const request_context& ctx, list_query q,
   reply(std::move(out));
 }
 
+namespace {
+
+/// A model set's rejection: the first error leads (code, rule, path);
+/// `errors` lists them all, each naming its document.
+template <class Result>
+error model_set_error(const Result& res, std::string message) {
+  error summary = make_error(errc::model_violation, std::move(message));
+  for (auto& d : res.documents)
+    for (auto e : d.errors) {
+      e.source = d.source;
+      if (summary.errors.empty()) {
+        summary.code = e.code;
+        summary.message = d.source + ": " + e.message;
+        summary.rule = e.rule;
+        summary.path = e.path;
+        summary.source = d.source;
+      }
+      summary.errors.push_back(std::move(e));
+    }
+  return summary;
+}
+
+} // namespace
+
 void node::add_models(const request_context& ctx, json body, reply_fn reply) {
   if (auto st = impl_->authorize(ctx, security::action::manage_models); !st)
     return reply(st.error());
@@ -729,22 +753,7 @@ void node::add_models(const request_context& ctx, json body, reply_fn reply) {
   std::lock_guard guard{impl_->model_mtx};
   auto res = model::validate(docs, &impl_->models);
   if (!res.valid()) {
-    // The first error leads (code, rule, path); `errors` lists them all,
-    // each naming its document.
-    error summary = make_error(errc::model_violation, "the model set is invalid");
-    for (auto& d : res.documents)
-      for (auto e : d.errors) {
-        e.source = d.source;
-        if (summary.errors.empty()) {
-          summary.code = e.code;
-          summary.message = d.source + ": " + e.message;
-          summary.rule = e.rule;
-          summary.path = e.path;
-          summary.source = d.source;
-        }
-        summary.errors.push_back(std::move(e));
-      }
-    return reply(std::move(summary));
+    return reply(model_set_error(res, "the model set is invalid"));
   }
   persistence::write_request req;
   json ids = json::array();
@@ -936,20 +945,7 @@ status node::import_models(const json& documents_array) {
     return ok();
   auto res = model::validate(docs, &impl_->models);
   if (!res.valid()) {
-    error summary = make_error(errc::model_violation, "the imported model set is invalid");
-    for (auto& d : res.documents)
-      for (auto e : d.errors) {
-        e.source = d.source;
-        if (summary.errors.empty()) {
-          summary.code = e.code;
-          summary.message = d.source + ": " + e.message;
-          summary.rule = e.rule;
-          summary.path = e.path;
-          summary.source = d.source;
-        }
-        summary.errors.push_back(std::move(e));
-      }
-    return summary;
+    return model_set_error(res, "the imported model set is invalid");
   }
   persistence::write_request req;
   json ids = json::array();

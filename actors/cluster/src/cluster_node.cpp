@@ -677,7 +677,10 @@ struct cluster_node::impl {
       lag.erase(s);
     }
     update_owned();
-    say("released shards ", shard_ranges(std::vector<std::uint32_t>(parts.begin(), parts.end())));
+    std::string list;
+    for (auto p : parts)
+      list += (list.empty() ? "" : ",") + std::to_string(p);
+    say("released shards ", list);
   }
 
   void update_owned() {

@@ -300,20 +300,4 @@ std::vector<std::string> routing_table::alive_nodes(std::int64_t now_ms) const {
   return out;
 }
 
-std::string shard_ranges(const std::vector<std::uint32_t>& shards) {
-  std::string out;
-  for (std::size_t i = 0; i < shards.size();) {
-    std::size_t j = i;
-    while (j + 1 < shards.size() && shards[j + 1] == shards[j] + 1)
-      ++j;
-    if (!out.empty())
-      out += ',';
-    out += std::to_string(shards[i]);
-    if (j > i)
-      out += '-' + std::to_string(shards[j]);
-    i = j + 1;
-  }
-  return out;
-}
-
 } // namespace twin::cluster

@@ -175,10 +175,4 @@ BOOST_AUTO_TEST_CASE(routing_owner_liveness_and_handover) {
   BOOST_TEST(alive.size() == 1u); // b (seen at 4000)
 }
 
-BOOST_AUTO_TEST_CASE(shard_ranges_compress) {
-  BOOST_TEST(shard_ranges({}) == "");
-  BOOST_TEST(shard_ranges({0, 1, 2, 3, 7, 9, 10}) == "0-3,7,9-10");
-  BOOST_TEST(shard_ranges({5}) == "5");
-}
-
 BOOST_AUTO_TEST_SUITE_END()

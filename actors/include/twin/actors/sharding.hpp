@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <string_view>
 
+#include "twin/hash.hpp"
+
 namespace twin::actors {
 
-/// Kafka's murmur2 of `key` (seed 0x9747b28c).
-std::uint32_t kafka_murmur2(std::string_view key) noexcept;
+/// Kafka's murmur2 of `key` (seed 0x9747b28c): twin/hash.hpp.
+using twin::kafka_murmur2;
 
 /// The shard (0..shards-1) of a twin. Precondition: shards > 0.
 std::uint32_t shard_of(std::string_view twin_id, std::uint32_t shards) noexcept;

@@ -131,7 +131,4 @@ private:
   std::map<std::string, node_entry> nodes_;
 };
 
-/// "0-3,7,9-10" for sorted shard numbers.
-std::string shard_ranges(const std::vector<std::uint32_t>& shards);
-
 } // namespace twin::cluster

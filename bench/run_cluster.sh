@@ -61,7 +61,7 @@ stop_all() {  # the nodes first (they leave the group through Kafka), then the r
   for p in "${pids[@]}"; do stop_pid "$p"; done
   pids=(); node_pids=()
 }
-cleanup() { stop_all; rm -rf "$tmp"; }
+cleanup() { trap "" INT TERM; stop_all; rm -rf "$tmp"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 

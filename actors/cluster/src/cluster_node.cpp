@@ -345,6 +345,9 @@ struct cluster_node::impl {
   std::string endpoint;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> forwarded{0};
+  /// False when stop() had to leave a part (Kafka consumer, peer link)
+  /// still shutting down.
+  bool clean = true;
 
   // metrics
   prometheus::Family<prometheus::Gauge>* lag_family = nullptr;
@@ -1225,10 +1228,19 @@ void cluster_node::stop() {
     return;
   auto& x = *impl_;
   x.say("leaving the cluster");
-  // Leaving the group revokes our shards (flush, commit, checkpoint). With
-  // Kafka gone that cannot finish: after 20 s we leave without a clean
+  // Each step is bounded: a Kafka or a peer that is gone must not keep the
+  // node from shutting down (its store is closed by the node afterwards).
+  auto t = steady_ms();
+  auto step = [&](const char* what) {
+    auto now = steady_ms();
+    if (now - t > 1000)
+      x.say("stop: ", what, " took ", now - t, " ms");
+    t = now;
+  };
+  // Leaving the group revokes our shards (flush, commit, checkpoint); the
+  // revocation callbacks still use `consumer`, so it is closed in place.
+  // With Kafka gone that cannot finish: after 20 s we leave without a clean
   // hand-over (no checkpoints: the next owners restore in full).
-  // (The revocation callbacks still use `consumer`: close it in place.)
   if (x.consumer) {
     auto* c = x.consumer.get();
     if (bounded([c] { c->close(); }, milliseconds{20000})) {
@@ -1237,20 +1249,40 @@ void cluster_node::stop() {
       x.say("Kafka did not let us leave the group within 20 s; stopping without a clean "
             "hand-over (the next owners restore these shards in full)");
       (void) x.consumer.release(); // still closing: left to the process exit
+      x.clean = false;
     }
   }
+  step("leaving the group");
   x.timers.stop();
+  step("stopping timers");
   x.announce(true);
-  auto close_quietly = [](auto& p) {
+  step("announcing the departure");
+  auto close_quietly = [&x](auto& p) {
     if (auto* raw = p.release())
-      bounded([raw] { delete raw; }, milliseconds{5000});
+      if (!bounded([raw] { delete raw; }, milliseconds{5000}))
+        x.clean = false;
   };
   close_quietly(x.events_tail);
   x.local_events.reset();
   (void) x.producer->flush(milliseconds{5000});
-  if (x.link)
-    x.link->stop();
+  step("flushing");
+  if (x.link) {
+    auto* l = x.link.get();
+    if (bounded([l] { l->stop(); }, milliseconds{5000})) {
+      x.link.reset();
+    } else {
+      x.say("the peer link did not stop within 5 s; left to the process exit");
+      (void) x.link.release();
+      x.clean = false;
+    }
+  }
+  step("stopping the peer link");
   close_quietly(x.cluster_tail);
+  step("closing the cluster topic");
+}
+
+bool cluster_node::stopped_cleanly() const {
+  return impl_->clean;
 }
 
 std::string cluster_node::endpoint() const {

@@ -101,6 +101,10 @@ public:
   /// node's stop().
   void stop();
   ~cluster_node() override;
+  /// After stop(): false if a part (the Kafka consumer, the peer link) had
+  /// to be left running because Kafka or a peer did not answer; the process
+  /// should then end with _Exit once the node's store is closed.
+  bool stopped_cleanly() const;
 
   /// The cluster listener's host:port as announced.
   std::string endpoint() const;

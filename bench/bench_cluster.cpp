@@ -60,13 +60,6 @@ using json = nlohmann::json;
 
 namespace {
 
-const char* bench_model = R"({
-  "@context": "dtmi:dtdl:context;3", "@id": "dtmi:bench:Sensor;1",
-  "@type": "Interface",
-  "contents": [
-    {"@type": "Telemetry", "name": "temperature", "schema": "double"},
-    {"@type": "Telemetry", "name": "vibrationRms", "schema": "double"}
-  ]})";
 
 double cpu_seconds() {
   rusage u{};
@@ -109,7 +102,7 @@ json sync_call(const std::function<void(actors::reply_fn)>& f) {
 
 /// Model, T twins created and activated, through `f` (node or cluster).
 void setup(actors::fabric& f, const actors::request_context& ctx, long twins, long window) {
-  sync_call([&](actors::reply_fn r) { f.add_models(ctx, json::parse(bench_model), r); });
+  sync_call([&](actors::reply_fn r) { f.add_models(ctx, json::parse(twin::bench::sensor_model), r); });
   bench::run_window(twins, window, [&](long i, actors::reply_fn r) {
     f.create_twin(ctx, bench::twin_name(int(i)), json{{"$model", "dtmi:bench:Sensor;1"}}, r);
   });

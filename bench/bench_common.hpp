@@ -23,6 +23,15 @@
 
 namespace twin::bench {
 
+/// The small telemetry model of the ingest benchmarks (dtmi:bench:Sensor;1).
+inline const char* sensor_model = R"({
+  "@context": "dtmi:dtdl:context;3", "@id": "dtmi:bench:Sensor;1",
+  "@type": "Interface",
+  "contents": [
+    {"@type": "Telemetry", "name": "temperature", "schema": "double"},
+    {"@type": "Telemetry", "name": "vibrationRms", "schema": "double"}
+  ]})";
+
 struct temp_dir {
   std::filesystem::path path;
   explicit temp_dir(const char* name) {

@@ -27,13 +27,6 @@ using json = nlohmann::json;
 
 namespace {
 
-const char* bench_model = R"({
-  "@context": "dtmi:dtdl:context;3", "@id": "dtmi:bench:Sensor;1",
-  "@type": "Interface",
-  "contents": [
-    {"@type": "Telemetry", "name": "temperature", "schema": "double"},
-    {"@type": "Telemetry", "name": "vibrationRms", "schema": "double"}
-  ]})";
 
 long arg(int argc, char** argv, const char* name, long def) {
   for (int i = 1; i + 1 < argc; ++i)
@@ -73,7 +66,7 @@ int main(int argc, char** argv) {
     }
     return *r;
   };
-  sync_call([&](actors::reply_fn f) { node.add_models(ctx, json::parse(bench_model), f); });
+  sync_call([&](actors::reply_fn f) { node.add_models(ctx, json::parse(twin::bench::sensor_model), f); });
   bench::run_window(twins, window, [&](long i, actors::reply_fn f) {
     node.create_twin(ctx, "s" + std::to_string(i),
                      json{{"$model", "dtmi:bench:Sensor;1"}}, f);

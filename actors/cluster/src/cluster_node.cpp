@@ -1244,7 +1244,10 @@ void cluster_node::stop() {
   if (x.consumer) {
     auto* c = x.consumer.get();
     if (bounded([c] { c->close(); }, milliseconds{20000})) {
-      x.consumer.reset();
+      // Destroying a librdkafka handle can itself wait on the broker.
+      auto* raw = x.consumer.release();
+      if (!bounded([raw] { delete raw; }, milliseconds{5000}))
+        x.clean = false;
     } else {
       x.say("Kafka did not let us leave the group within 20 s; stopping without a clean "
             "hand-over (the next owners restore these shards in full)");
@@ -1278,7 +1281,9 @@ void cluster_node::stop() {
   }
   step("stopping the peer link");
   close_quietly(x.cluster_tail);
-  step("closing the cluster topic");
+  close_quietly(x.restore_reader);
+  close_quietly(x.sync_reader);
+  step("closing the cluster topic and readers");
 }
 
 bool cluster_node::stopped_cleanly() const {

@@ -1237,6 +1237,11 @@ void cluster_node::stop() {
       x.say("stop: ", what, " took ", now - t, " ms");
     t = now;
   };
+  // Timers first: their tasks (commits, retries, announcements) use the
+  // consumer; the revocation below commits and announces by itself, and a
+  // record whose retry is dropped stays uncommitted for the next owner.
+  x.timers.stop();
+  step("stopping timers");
   // Leaving the group revokes our shards (flush, commit, checkpoint); the
   // revocation callbacks still use `consumer`, so it is closed in place.
   // With Kafka gone that cannot finish: after 20 s we leave without a clean
@@ -1256,8 +1261,6 @@ void cluster_node::stop() {
     }
   }
   step("leaving the group");
-  x.timers.stop();
-  step("stopping timers");
   x.announce(true);
   step("announcing the departure");
   auto close_quietly = [&x](auto& p) {

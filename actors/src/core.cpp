@@ -397,7 +397,7 @@ json to_json(const twin_state& s) {
 json snapshot_json(const twin_state& s) {
   auto j = to_json(s);
   json seq = json::object();
-  for (auto& [src, n] : s.last_sequence)
+  for (auto& [src, n] : s.last_sequence.get())
     seq[src] = n;
   j["$lastSequence"] = std::move(seq);
   if (s.last_bus_offset >= 0)
@@ -432,7 +432,7 @@ expected<twin_state> state_from_snapshot(const json& j) {
     s.telemetry = std::move(*tel);
     if (auto it = j.find("$lastSequence"); it != j.end())
       for (auto& [src, n] : it->items())
-        s.last_sequence.emplace_back(src, n.get<std::int64_t>());
+        s.last_sequence.mut().emplace_back(src, n.get<std::int64_t>());
     if (auto it = j.find("$lastBusOffset"); it != j.end())
       s.last_bus_offset = it->get<std::int64_t>();
     if (auto it = j.find("$connectivity"); it != j.end()) {
@@ -659,7 +659,7 @@ decision decide_ingest(const twin_state& s, const command& cmd,
     return d;
   }
   if (in.sequence) {
-    for (auto& [src, last] : s.last_sequence)
+    for (auto& [src, last] : s.last_sequence.get())
       if (src == source && *in.sequence <= last)
         return decision{}; // a redelivery: already applied, nothing to do
   }
@@ -849,14 +849,14 @@ twin_state evolve(twin_state s, const event& e) {
       apply_values(s.properties, e.properties, e);
       apply_values(s.telemetry, e.telemetry, e);
       if (e.source.sequence) {
-        auto it = std::find_if(s.last_sequence.begin(), s.last_sequence.end(),
-                               [&](auto& p) {
-                                 return p.first == e.source.source_id;
-                               });
-        if (it != s.last_sequence.end())
+        auto& seqs = s.last_sequence.mut();
+        auto it = std::find_if(seqs.begin(), seqs.end(), [&](auto& p) {
+          return p.first == e.source.source_id;
+        });
+        if (it != seqs.end())
           it->second = *e.source.sequence;
         else
-          s.last_sequence.emplace_back(e.source.source_id, *e.source.sequence);
+          seqs.emplace_back(e.source.source_id, *e.source.sequence);
       }
       break;
     }

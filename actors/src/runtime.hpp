@@ -108,6 +108,15 @@ struct write_done {
 /// Region -> twin: go away when idle.
 struct passivate_now {};
 
+/// Twin -> region: this actor (`actor`, its CAF id) of twin `twin` has
+/// terminated, for `reason` (none or normal: passivated). Sent from the
+/// twin's on_exit on every termination; takes the place of a monitor.
+struct twin_exited {
+  caf::actor_id actor = 0;
+  std::string twin;
+  caf::error reason;
+};
+
 /// Twin -> region: I hold nothing worth keeping (e.g. the twin does not
 /// exist); passivate me through the normal handshake.
 struct passivate_me {
@@ -160,8 +169,9 @@ struct respawn_twin {
 caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
                         std::size_t shard);
 
-/// Spawns (monitored by `parent`) the actor of twin `id`; it rehydrates from
-/// snapshot + journal tail before handling its first message.
+/// Spawns the actor of twin `id` for region `parent`; it rehydrates from
+/// snapshot + journal tail before handling its first message, and tells
+/// the region twin_exited when it terminates.
 caf::actor spawn_twin(caf::event_based_actor* parent, node_context* ctx,
                       std::string id);
 
@@ -181,6 +191,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(twin_fabric, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::passivate_me))
   CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::respawn_twin))
   CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::release_twins))
+  CAF_ADD_TYPE_ID(twin_fabric, (twin::actors::detail::twin_exited))
 CAF_END_TYPE_ID_BLOCK(twin_fabric)
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::twin_command)
@@ -193,3 +204,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::shutdown_region)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::passivate_me)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::respawn_twin)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::release_twins)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(twin::actors::detail::twin_exited)

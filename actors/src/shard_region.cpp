@@ -4,8 +4,8 @@
 //
 // Passivation handshake: the region marks the entry `stopping` and sends
 // passivate_now; messages for that twin are buffered in the region until
-// the old actor's down message arrives, then handed to a fresh actor that
-// rehydrates from the store. So no message is lost and no two actors of one
+// the old actor's exit notice (twin_exited) arrives, then handed to a
+// fresh actor that rehydrates from the store. So no message is lost and no two actors of one
 // twin ever run at once.
 
 #include <algorithm>
@@ -21,17 +21,35 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+/// One per twin in memory (or on its way in or out): 32 bytes, it is part
+/// of the memory per hot twin.
 struct entry {
   caf::actor handle;
   clock::time_point last_used;
-  bool stopping = false;
-  std::vector<caf::message> buffered;
+  /// Messages held while the twin's previous actor stops; null when none.
+  std::unique_ptr<std::vector<caf::message>> buffered;
   unsigned restarts = 0;
+  bool stopping = false;
+
+  bool has_buffered() const noexcept { return buffered && !buffered->empty(); }
+  void buffer(caf::message msg) {
+    if (!buffered)
+      buffered = std::make_unique<std::vector<caf::message>>();
+    buffered->push_back(std::move(msg));
+  }
+  /// Sends what was buffered to the (new) actor.
+  void replay(caf::event_based_actor* self) {
+    if (!buffered)
+      return;
+    for (auto& m : *buffered)
+      self->send(handle, std::move(m));
+    buffered.reset();
+  }
 };
 
 /// A release_shard in progress: the twin actors it still waits for.
 struct release_waiter {
-  std::unordered_set<caf::actor_addr> pending;
+  std::unordered_set<caf::actor_id> pending;
   std::shared_ptr<call_once_guard> done;
 };
 
@@ -39,7 +57,6 @@ struct region_state {
   node_context* ctx = nullptr;
   std::size_t shard = 0;
   std::unordered_map<std::string, entry> twins;
-  std::unordered_map<caf::actor_addr, std::string> by_addr;
   std::vector<release_waiter> releases;
   bool shutting_down = false;
   static inline const char* name = "shard-region";
@@ -51,7 +68,6 @@ void start_twin(region_ptr self, const std::string& id, entry& e) {
   auto& s = self->state;
   e.handle = spawn_twin(self, s.ctx, id);
   e.stopping = false;
-  s.by_addr[e.handle.address()] = id;
   auto n = ++s.ctx->active;
   s.ctx->metrics->active_twins.Set(static_cast<double>(n));
 }
@@ -113,7 +129,7 @@ void route(region_ptr self, const std::string& id, caf::message msg) {
   auto& e = it->second;
   e.last_used = clock::now();
   if (e.stopping) {
-    e.buffered.push_back(std::move(msg));
+    e.buffer(std::move(msg));
     return;
   }
   if (!e.handle) {
@@ -133,15 +149,10 @@ caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
                std::size_t shard) -> caf::behavior {
     self->state.ctx = ctx;
     self->state.shard = shard;
-    self->set_down_handler([self](caf::down_msg& dm) {
+    auto on_exited = [self](twin_exited& dm) {
       auto& s = self->state;
-      auto a = s.by_addr.find(dm.source);
-      if (a == s.by_addr.end())
-        return;
-      auto id = a->second;
-      s.by_addr.erase(a);
       for (auto r = s.releases.begin(); r != s.releases.end();) {
-        r->pending.erase(dm.source);
+        r->pending.erase(dm.actor);
         if (r->pending.empty()) {
           finish_release(self, *r);
           r = s.releases.erase(r);
@@ -149,9 +160,13 @@ caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
           ++r;
         }
       }
-      auto it = s.twins.find(id);
-      if (it == s.twins.end())
+      auto it = s.twins.find(dm.twin);
+      // Only the entry's current actor counts (an older one's late news
+      // is not about the actor now serving the twin).
+      if (it == s.twins.end() || !it->second.handle
+          || it->second.handle.id() != dm.actor)
         return;
+      auto& id = it->first;
       auto& e = it->second;
       if (!e.stopping) {
         // It stopped by itself (a failed write or rehydration).
@@ -166,7 +181,7 @@ caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
       } else {
         e.restarts = 0;
       }
-      if (e.buffered.empty() || s.shutting_down) {
+      if (!e.has_buffered() || s.shutting_down) {
         s.twins.erase(it);
         if (s.shutting_down && s.twins.empty())
           self->quit();
@@ -182,14 +197,13 @@ caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
       }
       e.stopping = false;
       start_twin(self, id, e);
-      for (auto& m : e.buffered)
-        self->send(e.handle, std::move(m));
-      e.buffered.clear();
-    });
+      e.replay(self);
+    };
     auto tick = std::max<std::chrono::milliseconds>(
       std::chrono::milliseconds{100}, ctx->options.idle_timeout / 4);
     self->delayed_send(self, tick, region_tick{});
     return {
+      on_exited,
       [self](twin_command& msg) {
         auto id = msg.twin;
         route(self, id, caf::make_message(std::move(msg)));
@@ -219,7 +233,7 @@ caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
         for (auto& [id, e] : s.twins) {
           if (!e.handle)
             continue; // waiting for a crash respawn: not in memory
-          w.pending.insert(e.handle.address());
+          w.pending.insert(e.handle.id());
           begin_passivation(self, e); // no-op if already stopping
         }
         if (w.pending.empty())
@@ -243,9 +257,7 @@ caf::actor spawn_region(caf::actor_system& sys, node_context* ctx,
           return;
         auto& e = it->second;
         start_twin(self, msg.twin, e);
-        for (auto& m : e.buffered)
-          self->send(e.handle, std::move(m));
-        e.buffered.clear();
+        e.replay(self);
       },
       [self, tick](region_tick) {
         auto& s = self->state;

@@ -54,15 +54,15 @@ struct pipeline {
 };
 
 struct twin_actor_state {
+  core::twin_state st; // optimistic: includes queued events
   node_context* ctx = nullptr;
   caf::actor region;
-  core::twin_state st; // optimistic: includes queued events
   std::uint64_t snapshot_revision = 0;
+  std::unique_ptr<pipeline> pipe;
   bool asked_passivation = false;
   bool hydrated = false;
   bool in_flight = false;
   bool passivate = false;
-  std::unique_ptr<pipeline> pipe;
 
   pipeline& p() {
     if (!pipe)
@@ -77,10 +77,62 @@ struct twin_actor_state {
     if (pipe && !in_flight && pipe->idle())
       pipe.reset();
   }
-  static inline const char* name = "twin";
 };
 
-using twin_ptr = caf::stateful_actor<twin_actor_state>*;
+// Memory per hot twin (bench/bench_memory.cpp, ADR 0006): CAF allocates the
+// actor and its control block in one block, 64 + 1016 bytes + this state
+// with CAF 0.17.6; at <= 200 bytes of state that is jemalloc's 1280-byte
+// size class, one byte more is the 1536-byte class.
+static_assert(sizeof(twin_actor_state) <= 200,
+              "twin_actor_state outgrew its allocator size class");
+
+/// The twin actor. All twins share one behavior object (a per-actor
+/// behavior costs ~256 bytes per hot twin): its handlers find their actor
+/// through `current`, which `consume` sets around every message. Its exit
+/// is reported to the region by `on_exit` with the twin's id (cheaper than
+/// a monitor plus an address -> id map in the region).
+class twin_actor : public caf::event_based_actor {
+public:
+  twin_actor(caf::actor_config& cfg, node_context* ctx, caf::actor region,
+             std::string id)
+    : caf::event_based_actor(cfg) {
+    state.ctx = ctx;
+    state.region = std::move(region);
+    state.st.id = std::move(id);
+  }
+
+  const char* name() const override { return "twin"; }
+
+  caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    auto* previous = std::exchange(current_, this);
+    auto result = caf::event_based_actor::consume(x);
+    current_ = previous;
+    return result;
+  }
+
+  void on_exit() override {
+    // Every termination ends here (quit, error, exception, never started).
+    if (state.region)
+      caf::anon_send(state.region,
+                     twin_exited{id(), state.st.id, fail_state()});
+    state.region = nullptr; // no cycle region <-> twin
+    state.pipe.reset();
+  }
+
+  caf::behavior make_behavior() override;
+
+  /// The twin whose message this thread is handling.
+  static twin_actor* current() noexcept { return current_; }
+
+  twin_actor_state state;
+
+private:
+  static thread_local twin_actor* current_;
+};
+
+thread_local twin_actor* twin_actor::current_ = nullptr;
+
+using twin_ptr = twin_actor*;
 
 std::string encode(const json& j) {
   std::string out;
@@ -406,43 +458,42 @@ void handle_command(twin_ptr self, twin_command& msg) {
   flush(self);
 }
 
-caf::behavior twin_behavior(twin_ptr self, node_context* ctx, caf::actor region,
-                            std::string id) {
+status ensure_hydrated(twin_ptr self) {
+  if (self->state.hydrated)
+    return ok();
+  return hydrate(self->state);
+}
+
+void maybe_quit(twin_ptr self) {
   auto& s = self->state;
-  s.ctx = ctx;
-  s.region = std::move(region);
-  s.st.id = std::move(id);
-  auto ensure_hydrated = [self]() -> status {
-    if (self->state.hydrated)
-      return ok();
-    return hydrate(self->state);
-  };
-  auto maybe_quit = [self] {
-    auto& s = self->state;
-    s.trim();
-    if (s.in_flight || s.has_queued_replies())
-      return;
-    if (s.passivate) {
-      self->quit();
-    } else if (!s.st.exists && !s.asked_passivation) {
-      // Do not keep actors for ids that do not exist; stopping on our own
-      // would race with messages the region is already sending us.
-      s.asked_passivation = true;
-      self->send(s.region, passivate_me{s.st.id});
-    }
-  };
-  return {
-    [self, ensure_hydrated, maybe_quit](twin_command& msg) {
-      if (auto st = ensure_hydrated(); !st) {
+  s.trim();
+  if (s.in_flight || s.has_queued_replies())
+    return;
+  if (s.passivate) {
+    self->quit();
+  } else if (!s.st.exists && !s.asked_passivation) {
+    // Do not keep actors for ids that do not exist; stopping on our own
+    // would race with messages the region is already sending us.
+    s.asked_passivation = true;
+    self->send(s.region, passivate_me{s.st.id});
+  }
+}
+
+caf::behavior twin_actor::make_behavior() {
+  static caf::behavior shared{
+    [](twin_command& msg) {
+      auto self = twin_actor::current();
+      if (auto st = ensure_hydrated(self); !st) {
         (*msg.reply)(st.error());
         self->quit(caf::make_error(caf::sec::runtime_error, st.error().describe()));
         return;
       }
       handle_command(self, msg);
-      maybe_quit();
+      maybe_quit(self);
     },
-    [self, ensure_hydrated, maybe_quit](twin_read& msg) {
-      if (auto st = ensure_hydrated(); !st) {
+    [](twin_read& msg) {
+      auto self = twin_actor::current();
+      if (auto st = ensure_hydrated(self); !st) {
         (*msg.reply)(st.error());
         self->quit(caf::make_error(caf::sec::runtime_error, st.error().describe()));
         return;
@@ -457,9 +508,10 @@ caf::behavior twin_behavior(twin_ptr self, node_context* ctx, caf::actor region,
         {msg.reply, std::move(response), s.st.exists, s.st.revision});
       if (!s.in_flight)
         flush(self);
-      maybe_quit();
+      maybe_quit(self);
     },
-    [self, maybe_quit](write_done& msg) {
+    [](write_done& msg) {
+      auto self = twin_actor::current();
       auto& s = self->state;
       s.in_flight = false;
       if (!msg.result) {
@@ -490,13 +542,15 @@ caf::behavior twin_behavior(twin_ptr self, node_context* ctx, caf::actor region,
       publish_events(*s.ctx, s.st.id, s.p().flight_events);
       release(*s.ctx, s.st.id, s.p().flight_replies);
       flush(self);
-      maybe_quit();
+      maybe_quit(self);
     },
-    [self, maybe_quit](passivate_now) {
+    [](passivate_now) {
+      auto self = twin_actor::current();
       self->state.passivate = true;
-      maybe_quit();
+      maybe_quit(self);
     },
   };
+  return shared;
 }
 
 } // namespace
@@ -504,11 +558,8 @@ caf::behavior twin_behavior(twin_ptr self, node_context* ctx, caf::actor region,
 caf::actor spawn_twin(caf::event_based_actor* parent, node_context* ctx,
                       std::string id) {
   auto region = caf::actor_cast<caf::actor>(parent);
-  // Arguments go through spawn, not a capture: CAF 0.17 dereferences a null
-  // tuple pointer for argument-less function actors (UBSan reports it).
-  return parent->spawn<caf::lazy_init + caf::monitored>(twin_behavior, ctx,
-                                                        std::move(region),
-                                                        std::move(id));
+  return parent->spawn<twin_actor, caf::lazy_init>(ctx, std::move(region),
+                                                   std::move(id));
 }
 
 void publish_alert(node_context& ctx, const json& stored_alert) {

@@ -10,6 +10,7 @@
 // journal is the lineage log: every event carries its lineage.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -167,30 +168,64 @@ private:
 /// Sorted by name; a flat vector of interned names keeps a hot twin small.
 using value_map = std::vector<std::pair<name_ref, value_entry>>;
 
+/// A value kept on the heap only when it is not empty: most twins have
+/// none, and an empty box costs a twin 8 bytes instead of (e.g.) a vector's
+/// 24. Copies are deep (twin_state is a value).
+template <class T>
+class boxed {
+public:
+  boxed() = default;
+  boxed(const boxed& other)
+    : ptr_(other.ptr_ ? std::make_unique<T>(*other.ptr_) : nullptr) {}
+  boxed& operator=(const boxed& other) {
+    if (this != &other)
+      ptr_ = other.ptr_ ? std::make_unique<T>(*other.ptr_) : nullptr;
+    return *this;
+  }
+  boxed(boxed&&) noexcept = default;
+  boxed& operator=(boxed&&) noexcept = default;
+  /// The value (an empty T when there is none).
+  const T& get() const {
+    static const T empty{};
+    return ptr_ ? *ptr_ : empty;
+  }
+  /// The value, created empty if there is none.
+  T& mut() {
+    if (!ptr_)
+      ptr_ = std::make_unique<T>();
+    return *ptr_;
+  }
+
+private:
+  std::unique_ptr<T> ptr_;
+};
+
+/// Fields are ordered by size so that the struct has no holes: a hot twin's
+/// actor (twin_actor.cpp) must stay within its allocator size class.
 struct twin_state {
   std::string id;
-  bool exists = false;
   /// The model DTMI (interned: shared by every twin of the model).
   name_ref model;
-  lifecycle life = lifecycle::provisioned;
-  connectivity link = connectivity::unknown;
   std::uint64_t revision = 0;
   millis created_at = 0;
   millis updated_at = 0;
   /// When `link` last changed (0: never).
   millis link_since = 0;
-  /// Behaviour bindings {name: spec}; null when there are none (most twins).
-  json behaviours;
-  value_map properties;
-  value_map telemetry;
-  /// Last device sequence applied per source (replay / duplicate guard).
-  std::vector<std::pair<std::string, std::int64_t>> last_sequence;
   /// The highest bus (Kafka) offset of a record applied to this twin; -1:
   /// none (single node, or nothing from the bus yet). Ingest and
   /// connectivity commands whose bus_offset is <= this are redeliveries
   /// and decide to nothing. Kept in snapshots ("$lastBusOffset", written
   /// only when >= 0; absent means -1).
   std::int64_t last_bus_offset = -1;
+  /// Behaviour bindings {name: spec}; null when there are none (most twins).
+  json behaviours;
+  value_map properties;
+  value_map telemetry;
+  /// Last device sequence applied per source (replay / duplicate guard).
+  boxed<std::vector<std::pair<std::string, std::int64_t>>> last_sequence;
+  bool exists = false;
+  lifecycle life = lifecycle::provisioned;
+  connectivity link = connectivity::unknown;
 
   const value_entry* property(std::string_view name) const noexcept;
 };

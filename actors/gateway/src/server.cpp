@@ -88,8 +88,34 @@ struct gateway_metrics {
     return "other";
   }
 
-  void observe(std::string_view method, const std::string& route, int status,
+  /// A session's last series: a keep-alive connection mostly repeats one
+  /// kind of request, so it skips the key and the lock below.
+  struct last_series {
+    std::string method;
+    std::string route;
+    int status_class = -1;
+    prometheus::Counter* requests = nullptr;
+    prometheus::Histogram* duration = nullptr;
+  };
+
+  void observe(last_series& last, std::string_view method,
+               const std::string& route, int status,
                clock_type::duration took) {
+    if (last.requests == nullptr || last.status_class != status / 100
+        || last.method != method || last.route != route) {
+      auto series = find_series(method, route, status);
+      last.method = std::string(method);
+      last.route = route;
+      last.status_class = status / 100;
+      last.requests = series.first;
+      last.duration = series.second;
+    }
+    last.requests->Increment();
+    last.duration->Observe(std::chrono::duration<double>(took).count());
+  }
+
+  std::pair<prometheus::Counter*, prometheus::Histogram*>
+  find_series(std::string_view method, const std::string& route, int status) {
     // Family::Add builds a label map, hashes it and locks the family: far
     // too much per request. Resolve each (method, route, class) once.
     auto m = method_label(method);
@@ -113,8 +139,7 @@ struct gateway_metrics {
       }
       series = it->second;
     }
-    series.first->Increment();
-    series.second->Observe(std::chrono::duration<double>(took).count());
+    return series;
   }
 
   std::mutex series_mtx;
@@ -311,6 +336,10 @@ private:
           self->read_body();
         });
     }
+    // A request without a body (every GET) is complete with its header:
+    // no second read operation (and its completion hop) for it.
+    if (parser_->is_done())
+      return on_request();
     read_body();
   }
 
@@ -388,7 +417,7 @@ private:
 
   void send(detail::response r) {
     state_ = state::writing;
-    rt_.metrics.observe(method_, route_, r.status,
+    rt_.metrics.observe(series_, method_, route_, r.status,
                         clock_type::now() - started_);
     res_.emplace();
     res_->version(11);
@@ -502,7 +531,7 @@ private:
         detail::problem_response(sub.error(), target.substr(0, target.find('?'))));
     }
     sub_ = std::move(*sub);
-    rt_.metrics.observe(method_, route_, 200, clock_type::now() - started_);
+    rt_.metrics.observe(series_, method_, route_, 200, clock_type::now() - started_);
     rt_.metrics.sse_clients.Increment();
     counted_client_ = true;
     state_ = state::streaming;
@@ -648,6 +677,8 @@ private:
   std::uint64_t request_seq_ = 0;
   std::string method_;
   std::string route_;
+  /// This session's last metric series (see gateway_metrics::observe).
+  gateway_metrics::last_series series_;
   std::string request_id_;
   clock_type::time_point started_{};
   // streaming

@@ -8,10 +8,19 @@
 //   reply and every SSE callback, so that posting onto a strand from a fabric
 //   thread is always valid, even after the gateway is gone (the handler is
 //   then never run, only destroyed with the io_context).
-// - A session (shared_ptr) lives on its own strand. It is kept alive by its
-//   pending asynchronous operations and by pending fabric replies. It refers
-//   to the runtime by reference: every path that uses it runs on an io thread
-//   or in stop(), both while the gateway holds the runtime.
+// - Each I/O thread runs its own io_context (an `io_unit`); a session lives
+//   on one unit, chosen round-robin at accept, and all of its handlers run
+//   on that unit's thread. So no strand is needed, and the concrete
+//   io_context executor replaces the type-erased `any_io_executor` (ADR 0007).
+// - Timeouts are coarse: a session keeps one deadline (a time point, set per
+//   operation without touching a timer) and its unit's sweeper checks the
+//   deadlines of the unit's sessions a few times per timeout. Per-operation
+//   `tcp_stream` timers cost a timer-queue update (and a timerfd syscall)
+//   on every read and write.
+// - A session (shared_ptr) is kept alive by its pending asynchronous
+//   operations and by pending fabric replies. It refers to the runtime by
+//   reference: every path that uses it runs on an io thread or in stop(),
+//   both while the gateway holds the runtime.
 
 #include "twin/gateway/gateway.hpp"
 
@@ -27,7 +36,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -46,6 +56,12 @@ namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
 using clock_type = std::chrono::steady_clock;
+using executor_type = net::io_context::executor_type;
+using plain_stream = beast::basic_stream<tcp, executor_type>;
+using tls_stream = beast::ssl_stream<plain_stream>;
+using timer_type =
+  net::basic_waitable_timer<clock_type, net::wait_traits<clock_type>,
+                            executor_type>;
 
 namespace {
 
@@ -150,14 +166,35 @@ struct gateway_metrics {
 
 class session_base;
 
+/// One I/O thread's share of the gateway: an io_context that only this
+/// thread runs, and the sweeper that enforces its sessions' deadlines.
+struct io_unit {
+  net::io_context ioc{1};
+  /// Keeps run() going while the unit has no session; reset by stop().
+  std::optional<net::executor_work_guard<executor_type>> work{
+    ioc.get_executor()};
+  timer_type sweeper{ioc.get_executor()};
+  bool sweeping = false;
+  /// The unit's sessions; touched only on the unit's thread.
+  std::vector<std::weak_ptr<session_base>> sessions;
+};
+
 struct runtime : std::enable_shared_from_this<runtime> {
   runtime(gateway_options o, actors::fabric& fabric,
           const security::token_table& tokens)
     : opts(std::move(o)),
       api(fabric, tokens, detail::make_asset_source(opts.ui_directory)),
-      metrics(fabric.metrics()) {}
+      metrics(fabric.metrics()) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, opts.threads); ++i)
+      units.push_back(std::make_unique<io_unit>());
+    auto shortest = std::min(opts.idle_timeout, opts.write_timeout);
+    sweep_interval = std::clamp<std::chrono::milliseconds>(
+      shortest / 4, std::chrono::milliseconds(10), std::chrono::seconds(1));
+  }
 
-  net::io_context ioc;
+  std::vector<std::unique_ptr<io_unit>> units;
+  std::chrono::milliseconds sweep_interval{1000};
+  std::atomic<bool> stopping{false};
   std::optional<ssl::context> tls;
   gateway_options opts;
   detail::api api;
@@ -190,7 +227,39 @@ public:
   virtual void close() = 0;
   /// Closes at once. Only when no io thread runs (after stop joined them).
   virtual void force_close() = 0;
+  /// On the unit's thread: closes the connection if its deadline has
+  /// passed. False once the connection is closed (the sweeper forgets it).
+  virtual bool sweep(clock_type::time_point now) = 0;
 };
+
+/// Runs every sweep_interval on a unit's thread while it has sessions (and
+/// every 10 ms while the gateway stops, so that stop() does not wait a
+/// whole interval for the last connection).
+void sweep(runtime& rt, io_unit& u) {
+  auto now = clock_type::now();
+  std::erase_if(u.sessions, [now](auto& w) {
+    auto s = w.lock();
+    return !s || !s->sweep(now);
+  });
+  if (u.sessions.empty()) {
+    u.sweeping = false;
+    return;
+  }
+  u.sweeping = true;
+  u.sweeper.expires_after(rt.stopping ? std::chrono::milliseconds(10)
+                                      : rt.sweep_interval);
+  u.sweeper.async_wait([&rt, &u](beast::error_code) { sweep(rt, u); });
+}
+
+/// On the unit's thread: registers a new session with its unit's sweeper.
+void watch(runtime& rt, io_unit& u, std::weak_ptr<session_base> s) {
+  u.sessions.push_back(std::move(s));
+  if (!u.sweeping) {
+    u.sweeping = true;
+    u.sweeper.expires_after(rt.sweep_interval);
+    u.sweeper.async_wait([&rt, &u](beast::error_code) { sweep(rt, u); });
+  }
+}
 
 /// Keeps the runtime alive longer than the session in a pending callback:
 /// members are destroyed in reverse order, so the session (and its socket)
@@ -246,19 +315,19 @@ std::string sse_frame(const nlohmann::json& ce, std::uint64_t fallback_id) {
 
 template <class Stream>
 class http_session final : public session_base {
-  static constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr bool is_tls = !std::is_same_v<Stream, plain_stream>;
 
 public:
   template <class... Args>
-  explicit http_session(runtime& rt, Args&&... args)
-    : rt_(rt), stream_(std::forward<Args>(args)...),
+  explicit http_session(runtime& rt, io_unit& unit, Args&&... args)
+    : rt_(rt), unit_(unit), stream_(std::forward<Args>(args)...),
       timer_(stream_.get_executor()) {}
 
   void run() {
     net::dispatch(stream_.get_executor(), [self = self_ptr()] {
+      watch(self->rt_, self->unit_, self);
       if constexpr (is_tls) {
-        beast::get_lowest_layer(self->stream_)
-          .expires_after(self->rt_.opts.idle_timeout);
+        self->set_deadline(self->rt_.opts.idle_timeout);
         self->stream_.async_handshake(
           ssl::stream_base::server,
           [self](beast::error_code ec) {
@@ -294,8 +363,28 @@ public:
     state_ = state::closed;
   }
 
+  bool sweep(clock_type::time_point now) override {
+    auto& lowest = beast::get_lowest_layer(stream_);
+    if (!lowest.socket().is_open())
+      return false;
+    if (now < deadline_)
+      return true;
+    // Like a Beast stream timeout: the pending operations complete with an
+    // error and their handlers end the session.
+    deadline_ = clock_type::time_point::max();
+    lowest.close();
+    return false;
+  }
+
 private:
   enum class state { reading, processing, writing, streaming, closed };
+
+  void set_deadline(clock_type::duration d) {
+    deadline_ = clock_type::now() + d;
+  }
+  void clear_deadline() {
+    deadline_ = clock_type::time_point::max();
+  }
 
   std::shared_ptr<http_session> self_ptr() {
     return std::static_pointer_cast<http_session>(shared_from_this());
@@ -309,7 +398,7 @@ private:
     state_ = state::reading;
     parser_.emplace();
     parser_->body_limit(rt_.opts.max_body);
-    beast::get_lowest_layer(stream_).expires_after(rt_.opts.idle_timeout);
+    set_deadline(rt_.opts.idle_timeout);
     http::async_read_header(
       stream_, buffer_, *parser_,
       [self = self_ptr()](beast::error_code ec, std::size_t) {
@@ -371,7 +460,7 @@ private:
 
   void on_request() {
     state_ = state::processing;
-    beast::get_lowest_layer(stream_).expires_never();
+    clear_deadline();
     started_ = clock_type::now();
     auto& msg = parser_->get();
     detail::request req;
@@ -431,7 +520,7 @@ private:
     res_->body() = std::move(r.body);
     res_->keep_alive(keep_alive_ && !closing_);
     res_->prepare_payload();
-    beast::get_lowest_layer(stream_).expires_after(rt_.opts.write_timeout);
+    set_deadline(rt_.opts.write_timeout);
     http::async_write(stream_, *res_,
                       [self = self_ptr()](beast::error_code ec, std::size_t) {
                         self->on_write(ec);
@@ -459,7 +548,7 @@ private:
       beast::error_code ec;
       stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
       state_ = state::closed;
-      stream_.expires_after(std::chrono::seconds(2));
+      set_deadline(std::chrono::seconds(2));
       drain();
     }
   }
@@ -543,7 +632,7 @@ private:
            "X-Accel-Buffering: no\r\n"
            "X-Request-Id: "
            + request_id_ + "\r\n\r\n";
-    beast::get_lowest_layer(stream_).expires_after(rt_.opts.write_timeout);
+    set_deadline(rt_.opts.write_timeout);
     net::async_write(stream_, net::buffer(out_),
                      [self = self_ptr()](beast::error_code ec, std::size_t) {
                        self->on_stream_write(ec);
@@ -554,9 +643,8 @@ private:
 
   void watch_disconnect() {
     // The client sends nothing on an event stream: any read completion with
-    // an error means it went away. Only the read timer is reset here (Beast
-    // leaves the timer of a pending write alone).
-    beast::get_lowest_layer(stream_).expires_never();
+    // an error means it went away. The read has no deadline; the deadline
+    // of a pending write stays.
     stream_.async_read_some(
       net::buffer(discard_),
       [self = self_ptr()](beast::error_code ec, std::size_t) {
@@ -610,7 +698,7 @@ private:
     if (out_.empty())
       return;
     writing_ = true;
-    beast::get_lowest_layer(stream_).expires_after(rt_.opts.write_timeout);
+    set_deadline(rt_.opts.write_timeout);
     net::async_write(stream_, net::buffer(out_),
                      [self = self_ptr()](beast::error_code ec, std::size_t) {
                        self->on_stream_write(ec);
@@ -619,6 +707,7 @@ private:
 
   void on_stream_write(beast::error_code ec) {
     writing_ = false;
+    clear_deadline();
     if (ec || closing_)
       return shutdown();
     flush();
@@ -653,7 +742,7 @@ private:
     if constexpr (is_tls) {
       if (!graceful)
         return beast::get_lowest_layer(stream_).close();
-      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
+      set_deadline(std::chrono::seconds(2));
       stream_.async_shutdown([self = self_ptr()](beast::error_code) {
         beast::get_lowest_layer(self->stream_).close();
       });
@@ -664,8 +753,10 @@ private:
   }
 
   runtime& rt_;
+  io_unit& unit_;
   Stream stream_;
-  net::steady_timer timer_;
+  timer_type timer_;
+  clock_type::time_point deadline_ = clock_type::time_point::max();
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::empty_body>> continue_;
@@ -708,29 +799,30 @@ public:
 
 private:
   void do_accept() {
+    auto& unit = *rt_.units[next_unit_++ % rt_.units.size()];
     acceptor_.async_accept(
-      net::make_strand(rt_.ioc),
-      [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+      unit.ioc,
+      [self = shared_from_this(), &unit](beast::error_code ec,
+                                         plain_stream::socket_type socket) {
         if (ec == net::error::operation_aborted || !self->acceptor_.is_open())
           return;
         if (!ec)
-          self->start_session(std::move(socket));
+          self->start_session(unit, std::move(socket));
         self->do_accept();
       });
   }
 
-  void start_session(tcp::socket socket) {
+  void start_session(io_unit& unit, plain_stream::socket_type socket) {
     beast::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
     if (rt_.tls) {
-      auto s = std::make_shared<
-        http_session<beast::ssl_stream<beast::tcp_stream>>>(
-        rt_, std::move(socket), *rt_.tls);
+      auto s = std::make_shared<http_session<tls_stream>>(
+        rt_, unit, std::move(socket), *rt_.tls);
       rt_.add(s);
       s->run();
     } else {
-      auto s = std::make_shared<http_session<beast::tcp_stream>>(
-        rt_, std::move(socket));
+      auto s = std::make_shared<http_session<plain_stream>>(
+        rt_, unit, std::move(socket));
       rt_.add(s);
       s->run();
     }
@@ -738,6 +830,7 @@ private:
 
   runtime& rt_;
   tcp::acceptor acceptor_;
+  std::size_t next_unit_ = 0;
 };
 
 } // namespace
@@ -764,15 +857,22 @@ public:
         return;
       stopped = true;
     }
+    rt->stopping = true;
     accept->close();
     for (auto& s : rt->live_sessions())
       s->close();
+    for (auto& u : rt->units)
+      net::post(u->ioc, [raw = u.get()] {
+        raw->work.reset(); // run() returns once the unit's sessions are gone
+        raw->sweeper.cancel(); // sweep now, then every 10 ms
+      });
     {
       // Let connections close on their own, but not forever.
       std::unique_lock lock(mutex);
       cv.wait_for(lock, rt->opts.stop_grace, [&] { return running == 0; });
     }
-    rt->ioc.stop();
+    for (auto& u : rt->units)
+      u->ioc.stop();
     for (auto& t : threads)
       if (t.joinable())
         t.join();
@@ -823,7 +923,7 @@ gateway::start(gateway_options options, actors::fabric& fabric,
                       "invalid address '" + opts.address + "': "
                         + ec.message());
   tcp::endpoint ep{addr, opts.port};
-  tcp::acceptor acceptor(net::make_strand(rt.ioc));
+  tcp::acceptor acceptor(rt.units.front()->ioc);
   auto fail = [&](const char* what) {
     return make_error(errc::unavailable, std::string("cannot ") + what + " "
                                            + opts.address + ":"
@@ -848,12 +948,12 @@ gateway::start(gateway_options options, actors::fabric& fabric,
 
   p->accept = std::make_shared<listener>(rt, std::move(acceptor));
   p->accept->run();
-  p->running = opts.threads;
-  for (std::size_t i = 0; i < opts.threads; ++i)
-    p->threads.emplace_back([raw = p.get()] {
+  p->running = rt.units.size();
+  for (auto& unit : rt.units)
+    p->threads.emplace_back([raw = p.get(), u = unit.get()] {
       for (;;) {
         try {
-          raw->rt->ioc.run();
+          u->ioc.run();
           break;
         } catch (...) {
           // A handler threw: keep serving the other connections.

@@ -5,7 +5,7 @@
 // Ownership and threads:
 // - `runtime` (shared_ptr) owns the io_context, the TLS context, the api and
 //   the metric handles. The gateway holds it; so does every pending fabric
-//   reply and every SSE callback, so that posting onto a strand from a fabric
+//   reply and every SSE callback, so that posting onto an io_unit from a fabric
 //   thread is always valid, even after the gateway is gone (the handler is
 //   then never run, only destroyed with the io_context).
 // - Each I/O thread runs its own io_context (an `io_unit`); a session lives
@@ -222,7 +222,7 @@ struct runtime : std::enable_shared_from_this<runtime> {
 class session_base : public std::enable_shared_from_this<session_base> {
 public:
   virtual ~session_base() = default;
-  /// Posts a graceful close onto the session's strand: an idle connection
+  /// Posts a graceful close onto the session's io_unit: an idle connection
   /// closes now, a busy one after its current response.
   virtual void close() = 0;
   /// Closes at once. Only when no io thread runs (after stop joined them).
@@ -574,7 +574,7 @@ private:
     auto rt = rt_.shared_from_this();
     auto ex = stream_.get_executor();
     auto on_event = [sink = sink_, weak, rt, ex](const nlohmann::json& ce) {
-      // Fabric thread: format, queue, maybe wake the strand. Never block
+      // Fabric thread: format, queue, maybe wake the session. Never block
       // beyond the short queue lock, never throw into the fabric.
       try {
         bool wake = false;
@@ -718,7 +718,7 @@ private:
       std::lock_guard lock(sink_->mutex);
       sink_->dead = true;
     }
-    // Unsubscribe here, on the strand (or in stop()), never from a fabric
+    // Unsubscribe here, on the session's thread (or in stop()), never from a fabric
     // thread inside its own callback.
     sub_.reset();
     if (counted_client_) {

@@ -78,6 +78,29 @@ BOOST_AUTO_TEST_CASE(lookup_matches_all_four_parts_exactly) {
   BOOST_TEST(m->find(std::string_view(buf).substr(0, 6), "Turbine07", "", "Node/Power"));
 }
 
+BOOST_AUTO_TEST_CASE(a_device_index_finds_what_the_four_part_lookup_finds) {
+  auto m = tag_map::from_json(example());
+  BOOST_REQUIRE(m);
+  const auto* a = m->find_device("PlantA", "Turbine07", "Gearbox_BearingA");
+  BOOST_REQUIRE(a);
+  const auto* temp = m->find(*a, "tempF");
+  BOOST_REQUIRE(temp);
+  BOOST_TEST(temp == m->find("PlantA", "Turbine07", "Gearbox_BearingA", "tempF"));
+  BOOST_TEST(temp->name == "temperature");
+  BOOST_TEST(!m->find(*a, "Node/Power")); // another device's (the node's) metric
+  const auto* node = m->find_device("PlantA", "Turbine07", "");
+  BOOST_REQUIRE(node);
+  BOOST_TEST(m->find(*node, "Node/Power")->twin == "turbine07");
+  BOOST_TEST(!m->find(*node, "vibrationRms"));
+  BOOST_TEST(!m->find_device("PlantA", "Turbine07", "Gearbox_BearingC"));
+  BOOST_TEST(!m->find_device("PlantA", "Turbine07Gearbox_BearingA", ""));
+  // A copy answers from its own mappings.
+  tag_map copy = *m;
+  const auto* ca = copy.find_device("PlantA", "Turbine07", "Gearbox_BearingA");
+  BOOST_REQUIRE(ca);
+  BOOST_TEST(copy.find(*ca, "tempF") == copy.find("PlantA", "Turbine07", "Gearbox_BearingA", "tempF"));
+}
+
 BOOST_AUTO_TEST_CASE(twins_of_a_device_an_edge_node_and_its_node_level_metrics) {
   auto m = tag_map::from_json(example());
   BOOST_REQUIRE(m);

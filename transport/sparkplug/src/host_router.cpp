@@ -91,9 +91,17 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
   // (timestamp, twin) → historical batch; std::map keeps timestamp order.
   std::map<std::pair<std::uint64_t, std::string>, batch_builder> history;
 
+  // The metrics of one message mostly share their device: resolve it once.
+  const apply_action* last_device = nullptr;
+  const tag_map::device_metrics* device = nullptr;
   for (auto& act : actions) {
     if (auto* a = std::get_if<apply_action>(&act)) {
-      const tag_mapping* m = map_.find(a->group, a->edge_node, a->device, a->metric);
+      if (last_device == nullptr || last_device->device != a->device
+          || last_device->edge_node != a->edge_node || last_device->group != a->group) {
+        device = map_.find_device(a->group, a->edge_node, a->device);
+        last_device = a;
+      }
+      const tag_mapping* m = device ? map_.find(*device, a->metric) : nullptr;
       if (!m) {
         if (is_control_metric(a->metric)) {
           ++out.control_metrics;

@@ -270,7 +270,24 @@ expected<tag_map> tag_map::from_json(const nlohmann::json& doc) {
     map.mappings_.push_back(std::move(m));
     ++index;
   }
+  for (std::size_t i = 0; i < map.mappings_.size(); ++i) {
+    const auto& m = map.mappings_[i];
+    map.by_device_[key{m.group, m.edge_node, m.device, {}}].by_name_.emplace(m.metric, i);
+  }
   return map;
+}
+
+const tag_map::device_metrics* tag_map::find_device(std::string_view group,
+                                                  std::string_view edge_node,
+                                                  std::string_view device) const noexcept {
+  auto it = by_device_.find(key_view{group, edge_node, device, {}});
+  return it == by_device_.end() ? nullptr : &it->second;
+}
+
+const tag_mapping* tag_map::find(const device_metrics& device,
+                                 std::string_view metric) const noexcept {
+  auto it = device.by_name_.find(metric);
+  return it == device.by_name_.end() ? nullptr : &mappings_[it->second];
 }
 
 const tag_mapping* tag_map::find(std::string_view group, std::string_view edge_node,

@@ -92,6 +92,29 @@ public:
   const tag_mapping* find(std::string_view group, std::string_view edge_node,
                           std::string_view device, std::string_view metric) const noexcept;
 
+  /// The mappings of one (group, edge node, device), by metric name: the
+  /// router resolves the device once per message, then each metric with
+  /// one string hash instead of four.
+  class device_metrics {
+  private:
+    friend class tag_map;
+    struct name_hash {
+      using is_transparent = void;
+      std::size_t operator()(std::string_view s) const noexcept {
+        return std::hash<std::string_view>{}(s);
+      }
+    };
+    // metric name → index into mappings_ (indices survive copies).
+    std::unordered_map<std::string, std::size_t, name_hash, std::equal_to<>> by_name_;
+  };
+
+  /// The metrics mapped under (group, edge node, device), or nullptr when
+  /// none is. O(1), no allocation.
+  const device_metrics* find_device(std::string_view group, std::string_view edge_node,
+                                    std::string_view device) const noexcept;
+  /// The mapping of `metric` under a device from find_device(), or nullptr.
+  const tag_mapping* find(const device_metrics& device, std::string_view metric) const noexcept;
+
   /// The twins (sorted, unique) mapped under an edge node's device; with
   /// `device` empty, every twin mapped under the edge node, its node-level
   /// metrics and all its devices. Empty when none. No allocation.
@@ -125,6 +148,8 @@ private:
   std::string version_;
   std::vector<tag_mapping> mappings_;
   std::unordered_map<key, std::size_t, key_hash, key_eq> by_metric_;
+  // (group, edge node, device) → its metrics.
+  std::unordered_map<key, device_metrics, key_hash, key_eq> by_device_;
   // (group, edge node, device) → twins; device "" = the whole edge node.
   std::unordered_map<key, std::vector<std::string>, key_hash, key_eq> twins_;
   // (group, edge node) → twins of node-level metrics.

@@ -3,7 +3,7 @@
 // about the API itself lives in api.cpp.
 //
 // Ownership and threads:
-// - `runtime` (shared_ptr) owns the io_context, the TLS context, the api and
+// - `runtime` (shared_ptr) owns the io_units, the TLS context, the api and
 //   the metric handles. The gateway holds it; so does every pending fabric
 //   reply and every SSE callback, so that posting onto an io_unit from a fabric
 //   thread is always valid, even after the gateway is gone (the handler is
@@ -199,24 +199,6 @@ struct runtime : std::enable_shared_from_this<runtime> {
   gateway_options opts;
   detail::api api;
   gateway_metrics metrics;
-
-  std::mutex sessions_mutex;
-  std::vector<std::weak_ptr<session_base>> sessions;
-
-  void add(const std::shared_ptr<session_base>& s) {
-    std::lock_guard lock(sessions_mutex);
-    std::erase_if(sessions, [](auto& w) { return w.expired(); });
-    sessions.push_back(s);
-  }
-
-  std::vector<std::shared_ptr<session_base>> live_sessions() {
-    std::lock_guard lock(sessions_mutex);
-    std::vector<std::shared_ptr<session_base>> out;
-    for (auto& w : sessions)
-      if (auto s = w.lock())
-        out.push_back(std::move(s));
-    return out;
-  }
 };
 
 class session_base : public std::enable_shared_from_this<session_base> {
@@ -232,33 +214,38 @@ public:
   virtual bool sweep(clock_type::time_point now) = 0;
 };
 
-/// Runs every sweep_interval on a unit's thread while it has sessions (and
-/// every 10 ms while the gateway stops, so that stop() does not wait a
-/// whole interval for the last connection).
-void sweep(runtime& rt, io_unit& u) {
-  auto now = clock_type::now();
-  std::erase_if(u.sessions, [now](auto& w) {
-    auto s = w.lock();
-    return !s || !s->sweep(now);
-  });
-  if (u.sessions.empty()) {
-    u.sweeping = false;
-    return;
-  }
+void sweep(runtime& rt, io_unit& u);
+
+/// Arms the unit's sweeper: every sweep_interval, and every 10 ms while the
+/// gateway stops (so that stop() does not wait a whole interval for the
+/// last connection).
+void arm(runtime& rt, io_unit& u) {
   u.sweeping = true;
   u.sweeper.expires_after(rt.stopping ? std::chrono::milliseconds(10)
                                       : rt.sweep_interval);
   u.sweeper.async_wait([&rt, &u](beast::error_code) { sweep(rt, u); });
 }
 
-/// On the unit's thread: registers a new session with its unit's sweeper.
+/// On a unit's thread: closes the sessions past their deadline, forgets the
+/// closed ones, and re-arms while any is left.
+void sweep(runtime& rt, io_unit& u) {
+  auto now = clock_type::now();
+  std::erase_if(u.sessions, [now](auto& w) {
+    auto s = w.lock();
+    return !s || !s->sweep(now);
+  });
+  if (u.sessions.empty())
+    u.sweeping = false;
+  else
+    arm(rt, u);
+}
+
+/// On the unit's thread: registers a new session (the unit's list is also
+/// what stop() closes).
 void watch(runtime& rt, io_unit& u, std::weak_ptr<session_base> s) {
   u.sessions.push_back(std::move(s));
-  if (!u.sweeping) {
-    u.sweeping = true;
-    u.sweeper.expires_after(rt.sweep_interval);
-    u.sweeper.async_wait([&rt, &u](beast::error_code) { sweep(rt, u); });
-  }
+  if (!u.sweeping)
+    arm(rt, u);
 }
 
 /// Keeps the runtime alive longer than the session in a pending callback:
@@ -326,6 +313,8 @@ public:
   void run() {
     net::dispatch(stream_.get_executor(), [self = self_ptr()] {
       watch(self->rt_, self->unit_, self);
+      if (self->rt_.stopping)
+        return self->shutdown(); // accepted while stop() ran: not served
       if constexpr (is_tls) {
         self->set_deadline(self->rt_.opts.idle_timeout);
         self->stream_.async_handshake(
@@ -816,15 +805,10 @@ private:
     beast::error_code ec;
     socket.set_option(tcp::no_delay(true), ec);
     if (rt_.tls) {
-      auto s = std::make_shared<http_session<tls_stream>>(
-        rt_, unit, std::move(socket), *rt_.tls);
-      rt_.add(s);
-      s->run();
+      std::make_shared<http_session<tls_stream>>(rt_, unit, std::move(socket), *rt_.tls)
+        ->run();
     } else {
-      auto s = std::make_shared<http_session<plain_stream>>(
-        rt_, unit, std::move(socket));
-      rt_.add(s);
-      s->run();
+      std::make_shared<http_session<plain_stream>>(rt_, unit, std::move(socket))->run();
     }
   }
 
@@ -859,10 +843,13 @@ public:
     }
     rt->stopping = true;
     accept->close();
-    for (auto& s : rt->live_sessions())
-      s->close();
+    // On each unit's thread: a session registered before this runs is
+    // closed here; one registered after sees `stopping` and closes itself.
     for (auto& u : rt->units)
       net::post(u->ioc, [raw = u.get()] {
+        for (auto& w : raw->sessions)
+          if (auto s = w.lock())
+            s->close();
         raw->work.reset(); // run() returns once the unit's sessions are gone
         raw->sweeper.cancel(); // sweep now, then every 10 ms
       });
@@ -877,8 +864,10 @@ public:
       if (t.joinable())
         t.join();
     // No io thread runs now: cut off whatever is left.
-    for (auto& s : rt->live_sessions())
-      s->force_close();
+    for (auto& u : rt->units)
+      for (auto& w : u->sessions)
+        if (auto s = w.lock())
+          s->force_close();
   }
 };
 

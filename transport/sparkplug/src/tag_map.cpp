@@ -180,7 +180,6 @@ expected<tag_map> tag_map::from_json(const nlohmann::json& doc) {
   tag_map map;
   map.version_ = v->get<std::string>();
   map.mappings_.reserve(ms->size());
-  map.by_metric_.reserve(ms->size());
 
   std::size_t index = 0;
   for (const auto& item : *ms) {
@@ -256,12 +255,11 @@ expected<tag_map> tag_map::from_json(const nlohmann::json& doc) {
     if (m.scale == 0.0)
       return fail(where + ".scale: must not be 0", ptr + "/scale");
 
-    key k{m.group, m.edge_node, m.device, m.metric};
-    if (auto it = map.by_metric_.find(key_view(k)); it != map.by_metric_.end())
+    auto& names = map.by_device_[key{m.group, m.edge_node, m.device, {}}].by_name_;
+    if (auto [it, fresh] = names.try_emplace(m.metric, index); !fresh)
       return fail(where + ": duplicate of mappings[" + std::to_string(it->second) + "] ("
                     + m.group + "/" + m.edge_node + "/" + m.device + "/" + m.metric + ")",
                   ptr);
-    map.by_metric_.emplace(std::move(k), index);
     add_sorted_unique(map.twins_[key{m.group, m.edge_node, m.device, {}}], m.twin);
     if (!m.device.empty())
       add_sorted_unique(map.twins_[key{m.group, m.edge_node, {}, {}}], m.twin);
@@ -269,10 +267,6 @@ expected<tag_map> tag_map::from_json(const nlohmann::json& doc) {
       add_sorted_unique(map.node_twins_[key{m.group, m.edge_node, {}, {}}], m.twin);
     map.mappings_.push_back(std::move(m));
     ++index;
-  }
-  for (std::size_t i = 0; i < map.mappings_.size(); ++i) {
-    const auto& m = map.mappings_[i];
-    map.by_device_[key{m.group, m.edge_node, m.device, {}}].by_name_.emplace(m.metric, i);
   }
   return map;
 }
@@ -293,8 +287,8 @@ const tag_mapping* tag_map::find(const device_metrics& device,
 const tag_mapping* tag_map::find(std::string_view group, std::string_view edge_node,
                                  std::string_view device,
                                  std::string_view metric) const noexcept {
-  auto it = by_metric_.find(key_view{group, edge_node, device, metric});
-  return it == by_metric_.end() ? nullptr : &mappings_[it->second];
+  const auto* d = find_device(group, edge_node, device);
+  return d ? find(*d, metric) : nullptr;
 }
 
 const std::vector<std::string>& tag_map::twins_of(std::string_view group,

@@ -147,8 +147,7 @@ public:
 private:
   std::string version_;
   std::vector<tag_mapping> mappings_;
-  std::unordered_map<key, std::size_t, key_hash, key_eq> by_metric_;
-  // (group, edge node, device) → its metrics.
+  // (group, edge node, device) → its metrics (the one index of mappings).
   std::unordered_map<key, device_metrics, key_hash, key_eq> by_device_;
   // (group, edge node, device) → twins; device "" = the whole edge node.
   std::unordered_map<key, std::vector<std::string>, key_hash, key_eq> twins_;

@@ -73,12 +73,14 @@ bool read_varint(std::string_view& in, std::uint64_t& v) noexcept {
   return false;
 }
 
-/// tier + twin '\0' series '\0'  (map_key is twin '\0' series)
-std::string series_prefix(char tier, std::string_view map_key) {
+/// tier + twin '\0' series '\0'
+std::string series_prefix(char tier, std::string_view twin, std::string_view series) {
   std::string k;
-  k.reserve(map_key.size() + 2 + 16);
+  k.reserve(twin.size() + series.size() + 3 + 16);
   k.push_back(tier);
-  k.append(map_key);
+  k.append(twin);
+  k.push_back('\0');
+  k.append(series);
   k.push_back('\0');
   return k;
 }
@@ -248,31 +250,33 @@ void history::replay_record(std::string_view in) {
     in.remove_prefix(len);
     if (!read_varint(in, n))
       return;
+    if (n == 0)
+      continue;
+    auto& ts = twins_[twin];
+    std::size_t next = 0;
     for (std::uint64_t i = 0; i < n; ++i) {
       if (!read_varint(in, len) || len > in.size())
         return;
-      key_buf_.assign(twin);
-      key_buf_.push_back('\0');
-      key_buf_.append(in.data(), len);
+      const std::string_view name{in.data(), len};
       in.remove_prefix(len);
       if (in.size() < 9)
         return;
       const auto t = static_cast<std::int64_t>(get_le64(in.data()));
       const char type = in[8];
       in.remove_prefix(9);
-      auto& s = series_[key_buf_];
+      auto& e = open_series(ts, name, next);
       ++since_checkpoint_;
       if (type == 0) {
         if (in.size() < 8)
           return;
         const auto v = std::bit_cast<double>(get_le64(in.data()));
         in.remove_prefix(8);
-        ingest_sample(key_buf_, s, t, v, {}, false);
+        ingest_sample(twin, e, t, v, {}, false);
       } else {
         std::uint64_t slen = 0;
         if (!read_varint(in, slen) || slen > in.size())
           return;
-        ingest_sample(key_buf_, s, t, 0, in.substr(0, slen), true);
+        ingest_sample(twin, e, t, 0, in.substr(0, slen), true);
         in.remove_prefix(slen);
       }
     }
@@ -329,23 +333,52 @@ void history::ingest(const std::vector<const twin_write*>& writes) {
   for (const auto* tw : writes) {
     if (tw->samples.empty())
       continue;
-    key_buf_.assign(tw->twin_id);
-    key_buf_.push_back('\0');
-    const auto base = key_buf_.size();
+    auto& ts = twins_[tw->twin_id]; // no allocation when the twin exists
+    std::size_t next = 0;
     for (const auto& smp : tw->samples) {
-      key_buf_.resize(base);
-      key_buf_.append(smp.series);
-      auto& s = series_[key_buf_]; // no allocation when the series exists
+      auto& e = open_series(ts, smp.series, next);
       if (const auto* d = std::get_if<double>(&smp.value))
-        ingest_sample(key_buf_, s, smp.time_ms, *d, {}, false);
+        ingest_sample(tw->twin_id, e, smp.time_ms, *d, {}, false);
       else
-        ingest_sample(key_buf_, s, smp.time_ms, 0, std::get<std::string>(smp.value),
+        ingest_sample(tw->twin_id, e, smp.time_ms, 0, std::get<std::string>(smp.value),
                       true);
       ++n;
     }
   }
   since_checkpoint_ += n;
   stats_.history_samples.fetch_add(n, std::memory_order_relaxed);
+}
+
+std::size_t history::find_series(const twin_state& t, std::string_view name,
+                                 std::size_t from) noexcept {
+  const auto n = t.series.size();
+  for (std::size_t i = 0, j = from; i < n; ++i, ++j) {
+    if (j == n)
+      j = 0;
+    if (t.series[j].name == name) // sizes first, then the bytes
+      return j;
+  }
+  return n;
+}
+
+history::series_entry& history::open_series(twin_state& t, std::string_view name,
+                                            std::size_t& next) {
+  const auto i = find_series(t, name, next);
+  if (i == t.series.size()) {
+    t.series.emplace_back().name = name;
+    ++open_series_;
+  }
+  next = i + 1;
+  return t.series[i];
+}
+
+const history::series_entry* history::find_entry(const std::string& twin,
+                                                 std::string_view series) const {
+  auto it = twins_.find(twin);
+  if (it == twins_.end())
+    return nullptr;
+  const auto i = find_series(it->second, series, 0);
+  return i == it->second.series.size() ? nullptr : &it->second.series[i];
 }
 
 void history::start(builder& b, std::int64_t window, gorilla::chunk_kind kind) {
@@ -386,9 +419,9 @@ history::builder& history::pick_builder(series_state& s, std::int64_t window,
   return l;
 }
 
-history::bucket& history::find_bucket(const std::string& key, series_state& s,
+history::bucket& history::find_bucket(const std::string& twin, series_entry& e,
                                       bool hour, std::int64_t start) {
-  auto& v = hour ? s.hours : s.minutes;
+  auto& v = hour ? e.state.hours : e.state.minutes;
   if (!v.empty() && v.back().start == start)
     return v.back();
   auto pos = std::lower_bound(v.begin(), v.end(), start,
@@ -400,7 +433,7 @@ history::bucket& history::find_bucket(const std::string& key, series_state& s,
   if (start <= max_written_[hour ? 1 : 0]) {
     // The bucket may be stored already (late data, or after a restart):
     // continue from it so that a sample is never counted twice or lost.
-    auto k = series_prefix(hour ? key_hour : key_minute, key);
+    auto k = series_prefix(hour ? key_hour : key_minute, twin, e.name);
     append_time_key(k, start);
     std::string value;
     auto st = db_->Get({}, cf_, k, &value);
@@ -416,8 +449,9 @@ history::bucket& history::find_bucket(const std::string& key, series_state& s,
   return *v.insert(pos, b);
 }
 
-void history::ingest_sample(const std::string& key, series_state& s, std::int64_t t,
+void history::ingest_sample(const std::string& twin, series_entry& e, std::int64_t t,
                             double number, std::string_view text, bool is_text) {
+  auto& s = e.state;
   if (!s.dirty)
     ++dirty_series_;
   s.dirty = true;
@@ -432,7 +466,7 @@ void history::ingest_sample(const std::string& key, series_state& s, std::int64_
   if (is_text || number != number) // strings and NaN: raw tier only
     return;
   for (bool hour : {false, true}) {
-    auto& k = find_bucket(key, s, hour, window_of(t, hour ? hour_ms : minute_ms));
+    auto& k = find_bucket(twin, e, hour, window_of(t, hour ? hour_ms : minute_ms));
     if (k.count == 0) {
       k.min = k.max = k.sum = k.last = number;
       k.last_time = t;
@@ -463,40 +497,43 @@ status history::checkpoint(const rocksdb::WriteOptions& wo) {
   std::int64_t max_written[2] = {max_written_[0], max_written_[1]};
   try {
     std::lock_guard lk{mutex_};
-    for (auto& [key, s] : series_) {
-      if (!s.dirty)
-        continue;
-      auto put_chunk = [&](std::int64_t window, std::uint64_t seq, auto&& fill) {
-        if (window + raw_window_ms <= sat_sub(cutoff, r.raw_ms))
-          return; // expired already: compaction would drop it anyway
-        k = series_prefix(key_raw, key);
-        append_time_key(k, window);
-        append_be64(k, seq);
-        v.clear();
-        fill(v);
-        put(k, v);
-      };
-      for (auto& c : s.sealed)
-        put_chunk(c.window, c.seq, [&](std::string& out) { out = c.bytes; });
-      for (auto* b : {&s.open, &s.late})
-        if (b->active && b->enc.count() > 0)
-          put_chunk(b->window, b->seq,
-                    [&](std::string& out) { b->enc.serialize(out); });
-      for (bool hour : {false, true}) {
-        for (auto& b : hour ? s.hours : s.minutes) {
-          if (!b.dirty)
-            continue;
-          k = series_prefix(hour ? key_hour : key_minute, key);
-          append_time_key(k, b.start);
+    for (auto& [twin, ts] : twins_) {
+      for (auto& [name, s] : ts.series) {
+        if (!s.dirty)
+          continue;
+        auto put_chunk = [&](std::int64_t window, std::uint64_t seq, auto&& fill) {
+          if (window + raw_window_ms <= sat_sub(cutoff, r.raw_ms))
+            return; // expired already: compaction would drop it anyway
+          k = series_prefix(key_raw, twin, name);
+          append_time_key(k, window);
+          append_be64(k, seq);
           v.clear();
-          append_le64(v, std::bit_cast<std::uint64_t>(b.min));
-          append_le64(v, std::bit_cast<std::uint64_t>(b.max));
-          append_le64(v, std::bit_cast<std::uint64_t>(b.sum));
-          append_le64(v, b.count);
-          append_le64(v, std::bit_cast<std::uint64_t>(b.last));
-          append_le64(v, static_cast<std::uint64_t>(b.last_time));
+          fill(v);
           put(k, v);
-          max_written[hour ? 1 : 0] = std::max(max_written[hour ? 1 : 0], b.start);
+        };
+        for (auto& c : s.sealed)
+          put_chunk(c.window, c.seq, [&](std::string& out) { out = c.bytes; });
+        for (auto* b : {&s.open, &s.late})
+          if (b->active && b->enc.count() > 0)
+            put_chunk(b->window, b->seq,
+                      [&](std::string& out) { b->enc.serialize(out); });
+        for (bool hour : {false, true}) {
+          for (auto& b : hour ? s.hours : s.minutes) {
+            if (!b.dirty)
+              continue;
+            k = series_prefix(hour ? key_hour : key_minute, twin, name);
+            append_time_key(k, b.start);
+            v.clear();
+            append_le64(v, std::bit_cast<std::uint64_t>(b.min));
+            append_le64(v, std::bit_cast<std::uint64_t>(b.max));
+            append_le64(v, std::bit_cast<std::uint64_t>(b.sum));
+            append_le64(v, b.count);
+            append_le64(v, std::bit_cast<std::uint64_t>(b.last));
+            append_le64(v, static_cast<std::uint64_t>(b.last_time));
+            put(k, v);
+            auto& m = max_written[hour ? 1 : 0];
+            m = std::max(m, b.start);
+          }
         }
       }
     }
@@ -530,23 +567,29 @@ status history::checkpoint(const rocksdb::WriteOptions& wo) {
   stats_.history_checkpoints.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lk{mutex_};
   dirty_series_ = 0;
-  for (auto it = series_.begin(); it != series_.end();) {
-    auto& s = it->second;
-    if (!s.dirty) {
-      // Idle for a whole checkpoint interval and stored: free it. A later
-      // sample starts a new chunk and reloads its bucket.
-      it = series_.erase(it);
+  for (auto it = twins_.begin(); it != twins_.end();) {
+    auto& series = it->second.series;
+    // Idle for a whole checkpoint interval and stored: free it. A later
+    // sample starts a new chunk and reloads its bucket. The others keep
+    // their order, the one the twin's writes name them in.
+    open_series_ -= std::erase_if(
+      series, [](const series_entry& e) { return !e.state.dirty; });
+    if (series.empty()) {
+      it = twins_.erase(it);
       continue;
     }
-    s.dirty = false;
-    s.sealed.clear();
-    // Keep the newest bucket of each tier (where new samples go); older
-    // ones are stored and reloaded if a late sample needs them.
-    for (auto* bs : {&s.minutes, &s.hours}) {
-      if (bs->size() > 1)
-        bs->erase(bs->begin(), bs->end() - 1);
-      for (auto& b : *bs)
-        b.dirty = false;
+    for (auto& e : series) {
+      auto& s = e.state;
+      s.dirty = false;
+      s.sealed.clear();
+      // Keep the newest bucket of each tier (where new samples go); older
+      // ones are stored and reloaded if a late sample needs them.
+      for (auto* bs : {&s.minutes, &s.hours}) {
+        if (bs->size() > 1)
+          bs->erase(bs->begin(), bs->end() - 1);
+        for (auto& b : *bs)
+          b.dirty = false;
+      }
     }
     ++it;
   }
@@ -563,9 +606,6 @@ expected<history_result> history::query(const history_query& q) {
   // Clamped so that window arithmetic cannot overflow (±146 million years).
   const auto from_ms = std::max(q.from_ms, INT64_MIN / 2);
   const auto to_ms = std::min(q.to_ms, INT64_MAX / 2);
-  std::string map_key = q.twin;
-  map_key.push_back('\0');
-  map_key.append(q.series);
   const auto cutoff = now();
   const auto& r = options_.retention;
 
@@ -577,8 +617,8 @@ expected<history_result> history::query(const history_query& q) {
     std::map<std::pair<std::int64_t, std::uint64_t>, std::string> mem;
     {
       std::lock_guard lk{mutex_};
-      if (auto it = series_.find(map_key); it != series_.end()) {
-        auto& s = it->second;
+      if (const auto* e = find_entry(q.twin, q.series)) {
+        auto& s = e->state;
         auto want = [&](std::int64_t w) { return w >= w_from && w <= w_to; };
         for (auto& c : s.sealed)
           if (want(c.window))
@@ -608,7 +648,7 @@ expected<history_result> history::query(const history_query& q) {
     // 2. Stored chunks, window by window; a chunk still in memory is newer
     //    there. Windows partition time, so once `limit` points lie before
     //    the next window, later windows cannot change the answer.
-    auto lower = series_prefix(key_raw, map_key);
+    auto lower = series_prefix(key_raw, q.twin, q.series);
     auto upper = lower;
     append_time_key(lower, std::max(w_from, window_of(oldest, raw_window_ms)));
     append_time_key(upper, w_to + raw_window_ms);
@@ -673,7 +713,7 @@ expected<history_result> history::query(const history_query& q) {
     return start >= b_from && start <= b_to && start + len > oldest;
   };
   {
-    auto lower = series_prefix(hour ? key_hour : key_minute, map_key);
+    auto lower = series_prefix(hour ? key_hour : key_minute, q.twin, q.series);
     auto upper = lower;
     append_time_key(lower, b_from);
     append_time_key(upper, b_to);
@@ -712,8 +752,8 @@ expected<history_result> history::query(const history_query& q) {
   }
   {
     std::lock_guard lk{mutex_};
-    if (auto it = series_.find(map_key); it != series_.end()) {
-      for (auto& b : hour ? it->second.hours : it->second.minutes) {
+    if (const auto* e = find_entry(q.twin, q.series)) {
+      for (auto& b : hour ? e->state.hours : e->state.minutes) {
         if (!visible(b.start) || b.count == 0)
           continue;
         buckets[b.start] = rollup_point{b.start,
@@ -742,10 +782,9 @@ expected<std::vector<std::string>> history::series(const std::string& twin) {
   prefix.push_back('\0');
   {
     std::lock_guard lk{mutex_};
-    // O(series in memory); fine for an operator query.
-    for (auto& [key, s] : series_)
-      if (key.size() > prefix.size() && key.compare(0, prefix.size(), prefix) == 0)
-        names.insert(key.substr(prefix.size()));
+    if (auto it = twins_.find(twin); it != twins_.end())
+      for (auto& e : it->second.series)
+        names.insert(e.name);
   }
   for (char tier : {key_raw, key_minute, key_hour}) {
     std::string lower{tier};

@@ -8,7 +8,7 @@
 //     callbacks run) and checkpoint; open() and close_checkpoint() run
 //     before the writer starts and after it stopped.
 //   - history()/series() run on any reader thread.
-//   - `mutex_` guards the in-memory state (`series_`, counters used by
+//   - `mutex_` guards the in-memory state (`twins_`, counters used by
 //     queries); the writer takes it once per group commit, not per sample.
 //   - The compaction filter runs on RocksDB's background threads; it reads
 //     only the options (clock, retention) and bumps an atomic counter.
@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -81,7 +82,7 @@ public:
   /// Anything in memory (dirty or kept from the last checkpoint).
   bool has_state() {
     std::lock_guard lk{mutex_};
-    return !series_.empty() || since_checkpoint_ > 0;
+    return open_series_ > 0 || since_checkpoint_ > 0;
   }
   /// More series in memory than history_max_open_series (writer thread:
   /// the only one that changes the map).
@@ -89,8 +90,8 @@ public:
   /// since the last checkpoint), so a fleet with more hot series than the
   /// cap does not checkpoint over and over.
   bool over_capacity() const noexcept {
-    return series_.size() > options_.history_max_open_series
-           && series_.size() - dirty_series_ >= options_.history_max_open_series / 2;
+    return open_series_ > options_.history_max_open_series
+           && open_series_ - dirty_series_ >= options_.history_max_open_series / 2;
   }
   bool checkpoint_due() const noexcept {
     return since_checkpoint_ >= options_.history_checkpoint_samples;
@@ -132,13 +133,36 @@ private:
     std::vector<bucket> minutes, hours; // ascending by start
     bool dirty = false;                 // touched since the last checkpoint
   };
+  struct series_entry {
+    std::string name;
+    series_state state;
+  };
+  /// A twin's series, found by name with a linear search (a twin has a few
+  /// dozen at most): a sample costs a string compare, and a twin write one
+  /// hash lookup, however many samples it carries. Held by value: nothing
+  /// keeps a reference to an entry across an insertion (every sample looks
+  /// its series up again), and growing the vector moves the entries.
+  struct twin_state {
+    std::vector<series_entry> series;
+  };
+  static_assert(std::is_nothrow_move_constructible_v<series_entry>);
 
-  void ingest_sample(const std::string& key, series_state& s, std::int64_t t,
+  /// The index of `t`'s series `name`, or t.series.size(); the search
+  /// starts at `from` (<= size) and wraps around.
+  static std::size_t find_series(const twin_state& t, std::string_view name,
+                                 std::size_t from) noexcept;
+  /// `t`'s series `name`, added if new. `next` is where the search starts,
+  /// and is set to the index after the entry: a twin's writes usually name
+  /// its series in the same order, so the first compare is a hit.
+  series_entry& open_series(twin_state& t, std::string_view name, std::size_t& next);
+  /// The series `series` of `twin` held in memory, or null (mutex_ held).
+  const series_entry* find_entry(const std::string& twin, std::string_view series) const;
+  void ingest_sample(const std::string& twin, series_entry& e, std::int64_t t,
                      double number, std::string_view text, bool is_text);
   builder& pick_builder(series_state& s, std::int64_t window, gorilla::chunk_kind kind);
   void start(builder& b, std::int64_t window, gorilla::chunk_kind kind);
   void seal(series_state& s, builder& b);
-  bucket& find_bucket(const std::string& key, series_state& s, bool hour,
+  bucket& find_bucket(const std::string& twin, series_entry& e, bool hour,
                       std::int64_t start);
   void replay_record(std::string_view value);
 
@@ -148,14 +172,14 @@ private:
   rocksdb::ColumnFamilyHandle* cf_ = nullptr;
 
   std::mutex mutex_;
-  // twin '\0' series -> state
-  std::unordered_map<std::string, series_state> series_;
+  std::unordered_map<std::string, twin_state> twins_;
+  /// Series held in `twins_` (writer thread changes it).
+  std::size_t open_series_ = 0;
   /// Series touched since the last checkpoint (writer thread).
   std::size_t dirty_series_ = 0;
 
   // Writer thread only.
   std::string pending_buf_;
-  std::string key_buf_;
   std::uint64_t next_pending_ = 1;   // seq of the next pending record
   std::uint64_t covered_ = 0;        // pending records <= covered_ are folded in memory
   std::uint64_t next_chunk_ = 1;     // chunk key disambiguator, store-wide

@@ -434,12 +434,12 @@ void handle_command(twin_ptr self, twin_command& msg) {
                      || e.type == core::event_type::lifecycle_changed
                      || e.type == core::event_type::behaviour_attached
                      || e.type == core::event_type::behaviour_detached;
-    auto j = core::to_json(e);
-    s.p().queued_write.events.emplace_back(e.revision, encode(j));
+    s.p().queued_write.events.emplace_back(e.revision, core::encode_event(e));
     append_samples(s.p().queued_write.samples, e);
-    // Kept for the change stream only while someone listens.
+    // The JSON form only for the change stream, and only while someone
+    // listens.
     if (s.ctx->bus->subscribers() > 0)
-      s.p().queued_events.push_back(std::move(j));
+      s.p().queued_events.push_back(core::to_json(e));
     s.st = core::evolve(std::move(s.st), e);
   }
   if (index_changed)

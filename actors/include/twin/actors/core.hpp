@@ -135,6 +135,13 @@ struct event {
 json to_json(const event& e);
 expected<event> event_from_json(const json& j);
 
+/// The journal bytes of an event: exactly json::to_cbor(to_json(e)), written
+/// straight from the struct (no JSON tree), so every reader of the journal
+/// keeps decoding it with json::from_cbor.
+std::string encode_event(const event& e);
+/// Appends the bytes of json::to_cbor(j) to `out`.
+void append_cbor(std::string& out, const json& j);
+
 // -- state --------------------------------------------------------------------
 
 /// A value with its provenance summary.

@@ -665,8 +665,13 @@ decision decide_patch(const twin_state& s, const command& cmd,
   return d;
 }
 
-decision decide_ingest(const twin_state& s, const command& cmd,
-                       const ingest_values& in, const model_context& models) {
+/// `In` is `const ingest_values` (decide on a const command: values are
+/// copied into the event) or `ingest_values` (a command the caller gives
+/// up: its values and origin move into the event, nothing is copied).
+template <class In>
+decision decide_ingest(const twin_state& s, const command& cmd, In& in,
+                       const model_context& models) {
+  constexpr bool consume = !std::is_const_v<In>;
   std::string source = in.source.empty() ? cmd.principal : in.source;
   // Before every other check, so a redelivered record never raises a
   // second alert nor a second rejection.
@@ -710,15 +715,21 @@ decision decide_ingest(const twin_state& s, const command& cmd,
                              "model '" + s.model.str() + "' of twin '" + s.id
                                + "' is not loaded"));
   auto e = next_event(s, cmd, event_type::telemetry_received);
+  // Every value is checked before any is moved: a rejected command keeps
+  // its values (the caller may still report them).
   for (auto& [name, value] : in.values.items()) {
     auto st = model::check_telemetry(*models.itf, models.known, name, value);
     if (!st)
       return reject(rebase_path(st.error(), name, "/values/" + name));
-    const auto* c = models.itf->find(name);
-    if (c != nullptr && c->kind == model::content_kind::property)
-      e.properties[name] = value;
+  }
+  for (auto it = in.values.begin(); it != in.values.end(); ++it) {
+    const auto* c = models.itf->find(it.key());
+    auto& into = c != nullptr && c->kind == model::content_kind::property ? e.properties
+                                                                           : e.telemetry;
+    if constexpr (consume)
+      into[it.key()] = std::move(it.value());
     else
-      e.telemetry[name] = value;
+      into[it.key()] = it.value();
   }
   e.source = make_lineage(s, cmd, in.source_kind.empty() ? "sensor" : in.source_kind,
                           source, in.source_time.value_or(cmd.now),
@@ -726,7 +737,10 @@ decision decide_ingest(const twin_state& s, const command& cmd,
                                                       : in.pipeline_version);
   e.source.sequence = in.sequence;
   e.source.bus_offset = in.bus_offset;
-  e.source.origin = in.origin;
+  if constexpr (consume)
+    e.source.origin = std::move(in.origin);
+  else
+    e.source.origin = in.origin;
   decision d;
   d.events.push_back(std::move(e));
   return d;
@@ -850,7 +864,7 @@ decision decide(const twin_state& state, const command& cmd,
   if (auto p = std::get_if<patch_properties>(&cmd.body))
     return decide_patch(state, cmd, *p, models);
   if (auto i = std::get_if<ingest_values>(&cmd.body))
-    return decide_ingest(state, cmd, *i, models);
+    return decide_ingest<const ingest_values>(state, cmd, *i, models);
   if (auto c = std::get_if<set_connectivity>(&cmd.body))
     return decide_connectivity(state, cmd, *c);
   if (auto a = std::get_if<attach_behaviour>(&cmd.body))
@@ -858,6 +872,13 @@ decision decide(const twin_state& state, const command& cmd,
   if (auto a = std::get_if<detach_behaviour>(&cmd.body))
     return decide_detach(state, cmd, *a);
   return decide_transition(state, cmd, std::get<transition>(cmd.body));
+}
+
+decision decide(const twin_state& state, command&& cmd, const model_context& models) {
+  // Device data is the hot path: its values move into the event.
+  if (auto* i = std::get_if<ingest_values>(&cmd.body); i != nullptr && state.exists)
+    return decide_ingest<ingest_values>(state, cmd, *i, models);
+  return decide(state, static_cast<const command&>(cmd), models);
 }
 
 // -- evolve -------------------------------------------------------------------

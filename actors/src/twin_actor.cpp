@@ -430,7 +430,7 @@ void handle_command(twin_ptr self, twin_command& msg) {
   auto itf = model_id.empty() ? nullptr
                               : s.ctx->models->find(model::dtmi{model_id});
   core::model_context mc{itf.get(), s.ctx->models};
-  auto d = core::decide(s.st, msg.cmd, mc);
+  auto d = core::decide(s.st, std::move(msg.cmd), mc);
   // Index into node_metrics::command_counters: the variant's order is
   // create, patch, ingest, lifecycle, connectivity, attach, detach.
   auto kind = msg.cmd.body.index();

@@ -794,3 +794,43 @@ BOOST_AUTO_TEST_CASE(a_decided_ingest_event_encodes_like_its_json_form) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(decide_on_a_given_up_command)
+
+BOOST_AUTO_TEST_CASE(moving_an_ingest_into_decide_gives_the_same_decision) {
+  fixture f;
+  f.create();
+  f.move_to(lifecycle::active);
+  ingest_values in;
+  in.values = json{{"temperature", 70.5}, {"ratedLoad", 12.0}};
+  in.source = "spBv1.0/PlantA/E/D";
+  in.origin = json{{"protocol", "sparkplugB"}, {"seq", 3}};
+  auto c = f.cmd(in, "sparkplug-host");
+  auto copied = decide(f.st, c, f.mc);
+  auto moved = decide(f.st, std::move(c), f.mc);
+  BOOST_REQUIRE(!copied.rejection);
+  BOOST_REQUIRE(!moved.rejection);
+  BOOST_REQUIRE_EQUAL(moved.events.size(), 1u);
+  BOOST_TEST(to_json(moved.events[0]) == to_json(copied.events[0]));
+  BOOST_TEST(moved.events[0].properties == json({{"ratedLoad", 12.0}}));
+  BOOST_TEST(moved.events[0].source.origin == in.origin);
+}
+
+BOOST_AUTO_TEST_CASE(a_rejected_ingest_keeps_its_values_and_a_missing_twin_is_still_refused) {
+  fixture f;
+  ingest_values bad;
+  bad.values = json{{"temperature", 1.0}};
+  auto missing = decide(f.st, f.cmd(bad), f.mc);
+  BOOST_REQUIRE(missing.rejection);
+  BOOST_TEST(missing.rejection->code == errc::not_found);
+  f.create();
+  f.move_to(lifecycle::active);
+  bad.values = json{{"temperature", 1.0}, {"serialNumber", 5}}; // wrong type
+  auto c = f.cmd(bad);
+  auto d = decide(f.st, std::move(c), f.mc);
+  BOOST_REQUIRE(d.rejection);
+  BOOST_TEST(d.rejection->code == errc::model_violation);
+  BOOST_TEST(std::get<ingest_values>(c.body).values == bad.values);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -352,6 +352,12 @@ struct model_context {
 /// revisions state.revision+1, +2, ... and full lineage.
 decision decide(const twin_state& state, const command& cmd,
                 const model_context& models);
+/// The same decision, for a command the caller gives up: device data
+/// (ingest_values) moves its values and origin into the event instead of
+/// copying them. What is left of `cmd` afterwards: its principal, request
+/// id, clock and the alternative of its body; an ingest's values only if it
+/// was rejected.
+decision decide(const twin_state& state, command&& cmd, const model_context& models);
 
 /// Applies one event. Pure. Precondition: e.revision == s.revision + 1.
 twin_state evolve(twin_state s, const event& e);

@@ -12,19 +12,61 @@ namespace twin::actors::core {
 // -- time ---------------------------------------------------------------------
 
 std::string format_time(millis t) {
-  std::time_t secs = static_cast<std::time_t>(t / 1000);
+  // By hand rather than gmtime_r + snprintf: every event and every value
+  // carries times, and glibc's gmtime_r takes the time-zone lock. Civil
+  // date from days since the epoch: H. Hinnant's days_from_civil inverse,
+  // proleptic Gregorian, valid for every int64 millisecond count.
+  std::int64_t secs = t / 1000;
   int ms = static_cast<int>(t % 1000);
   if (ms < 0) {
     ms += 1000;
     --secs;
   }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, ms);
-  return buf;
+  std::int64_t days = secs / 86400;
+  std::int64_t sod = secs % 86400;
+  if (sod < 0) {
+    sod += 86400;
+    --days;
+  }
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  const std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  if (year < 0 || year > 9999) {
+    // Outside RFC 3339's four-digit years: the old, general form.
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                  static_cast<long long>(year), month, day, static_cast<int>(sod / 3600),
+                  static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60), ms);
+    return buf;
+  }
+  std::string out(24, '0');
+  auto put = [&](std::size_t pos, std::int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      out[pos + static_cast<std::size_t>(i)] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    }
+  };
+  put(0, year, 4);
+  out[4] = '-';
+  put(5, month, 2);
+  out[7] = '-';
+  put(8, day, 2);
+  out[10] = 'T';
+  put(11, sod / 3600, 2);
+  out[13] = ':';
+  put(14, sod / 60 % 60, 2);
+  out[16] = ':';
+  put(17, sod % 60, 2);
+  out[19] = '.';
+  put(20, ms, 3);
+  out[23] = 'Z';
+  return out;
 }
 
 namespace {
@@ -623,8 +665,13 @@ decision decide_patch(const twin_state& s, const command& cmd,
   return d;
 }
 
-decision decide_ingest(const twin_state& s, const command& cmd,
-                       const ingest_values& in, const model_context& models) {
+/// `In` is `const ingest_values` (decide on a const command: values are
+/// copied into the event) or `ingest_values` (a command the caller gives
+/// up: its values and origin move into the event, nothing is copied).
+template <class In>
+decision decide_ingest(const twin_state& s, const command& cmd, In& in,
+                       const model_context& models) {
+  constexpr bool consume = !std::is_const_v<In>;
   std::string source = in.source.empty() ? cmd.principal : in.source;
   // Before every other check, so a redelivered record never raises a
   // second alert nor a second rejection.
@@ -668,15 +715,21 @@ decision decide_ingest(const twin_state& s, const command& cmd,
                              "model '" + s.model.str() + "' of twin '" + s.id
                                + "' is not loaded"));
   auto e = next_event(s, cmd, event_type::telemetry_received);
+  // Every value is checked before any is moved: a rejected command keeps
+  // its values (the caller may still report them).
   for (auto& [name, value] : in.values.items()) {
     auto st = model::check_telemetry(*models.itf, models.known, name, value);
     if (!st)
       return reject(rebase_path(st.error(), name, "/values/" + name));
-    const auto* c = models.itf->find(name);
-    if (c != nullptr && c->kind == model::content_kind::property)
-      e.properties[name] = value;
+  }
+  for (auto it = in.values.begin(); it != in.values.end(); ++it) {
+    const auto* c = models.itf->find(it.key());
+    auto& into = c != nullptr && c->kind == model::content_kind::property ? e.properties
+                                                                           : e.telemetry;
+    if constexpr (consume)
+      into[it.key()] = std::move(it.value());
     else
-      e.telemetry[name] = value;
+      into[it.key()] = it.value();
   }
   e.source = make_lineage(s, cmd, in.source_kind.empty() ? "sensor" : in.source_kind,
                           source, in.source_time.value_or(cmd.now),
@@ -684,7 +737,10 @@ decision decide_ingest(const twin_state& s, const command& cmd,
                                                       : in.pipeline_version);
   e.source.sequence = in.sequence;
   e.source.bus_offset = in.bus_offset;
-  e.source.origin = in.origin;
+  if constexpr (consume)
+    e.source.origin = std::move(in.origin);
+  else
+    e.source.origin = in.origin;
   decision d;
   d.events.push_back(std::move(e));
   return d;
@@ -808,7 +864,7 @@ decision decide(const twin_state& state, const command& cmd,
   if (auto p = std::get_if<patch_properties>(&cmd.body))
     return decide_patch(state, cmd, *p, models);
   if (auto i = std::get_if<ingest_values>(&cmd.body))
-    return decide_ingest(state, cmd, *i, models);
+    return decide_ingest<const ingest_values>(state, cmd, *i, models);
   if (auto c = std::get_if<set_connectivity>(&cmd.body))
     return decide_connectivity(state, cmd, *c);
   if (auto a = std::get_if<attach_behaviour>(&cmd.body))
@@ -816,6 +872,13 @@ decision decide(const twin_state& state, const command& cmd,
   if (auto a = std::get_if<detach_behaviour>(&cmd.body))
     return decide_detach(state, cmd, *a);
   return decide_transition(state, cmd, std::get<transition>(cmd.body));
+}
+
+decision decide(const twin_state& state, command&& cmd, const model_context& models) {
+  // Device data is the hot path: its values move into the event.
+  if (auto* i = std::get_if<ingest_values>(&cmd.body); i != nullptr && state.exists)
+    return decide_ingest<ingest_values>(state, cmd, *i, models);
+  return decide(state, static_cast<const command&>(cmd), models);
 }
 
 // -- evolve -------------------------------------------------------------------

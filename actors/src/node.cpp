@@ -883,6 +883,16 @@ node::subscribe(const request_context& ctx,
     new bus_subscription(impl_->bus.subscribe(std::move(on_event))));
 }
 
+expected<std::unique_ptr<subscription>>
+node::subscribe_filtered(const request_context& ctx,
+                         transport::change_bus::interest interest,
+                         std::function<void(const json&)> on_event) {
+  if (auto st = impl_->authorize(ctx, security::action::read); !st)
+    return st.error();
+  return std::unique_ptr<subscription>(new bus_subscription(
+    impl_->bus.subscribe(std::move(on_event), std::move(interest))));
+}
+
 json node::health() {
   impl_->update_store_gauges();
   return json{{"status", impl_->stopped.load() ? "stopping" : "ok"},

@@ -297,6 +297,29 @@ void append_samples(std::vector<persistence::sample>& out,
   }
 }
 
+bool has_behaviours(const core::twin_state& st) {
+  return st.behaviours.is_object() && !st.behaviours.empty();
+}
+
+/// The CloudEvents type of an event (publish_events names them so).
+std::string_view cloud_type(core::event_type t) {
+  switch (t) {
+    case core::event_type::twin_created: return "twin.created";
+    case core::event_type::property_updated: return "twin.property_updated";
+    case core::event_type::telemetry_received: return "twin.telemetry_received";
+    case core::event_type::lifecycle_changed: return "twin.lifecycle_changed";
+    case core::event_type::connectivity_changed: return "twin.connectivity_changed";
+    case core::event_type::behaviour_attached: return "twin.behaviour_attached";
+    case core::event_type::behaviour_detached: return "twin.behaviour_detached";
+  }
+  return "twin.unknown";
+}
+
+/// The change an event of `st` (after the event) is, for change_bus::wants.
+transport::change_kind change_of(const core::twin_state& st, core::event_type t) {
+  return {cloud_type(t), st.id, has_behaviours(st)};
+}
+
 void release(node_context& ctx, const std::string& id,
              std::vector<pending_reply>& replies) {
   for (auto& p : replies) {
@@ -370,20 +393,19 @@ void flush(twin_ptr self) {
   });
 }
 
-void publish_events(node_context& ctx, const std::string& twin,
+void publish_events(node_context& ctx, const core::twin_state& st,
                     std::vector<json>& events) {
-  if (ctx.bus->subscribers() == 0) {
-    events.clear();
-    return;
-  }
+  const auto& twin = st.id;
   for (auto& e : events) {
     auto type = "twin." + e.at("type").get<std::string>();
     if (type == "twin.twin_created")
       type = "twin.created";
     auto id = twin + "-" + std::to_string(e.at("revision").get<std::uint64_t>());
     auto time = e.at("time").get<std::string>();
+    const transport::change_kind kind{type, twin, has_behaviours(st)};
     ctx.bus->publish(transport::make_cloud_event(
-      id, type, ctx.source_prefix + twin, twin, time, std::move(e)));
+                       id, type, ctx.source_prefix + twin, twin, time, std::move(e)),
+                     kind);
   }
   events.clear();
 }
@@ -408,7 +430,7 @@ void handle_command(twin_ptr self, twin_command& msg) {
   auto itf = model_id.empty() ? nullptr
                               : s.ctx->models->find(model::dtmi{model_id});
   core::model_context mc{itf.get(), s.ctx->models};
-  auto d = core::decide(s.st, msg.cmd, mc);
+  auto d = core::decide(s.st, std::move(msg.cmd), mc);
   // Index into node_metrics::command_counters: the variant's order is
   // create, patch, ingest, lifecycle, connectivity, attach, detach.
   auto kind = msg.cmd.body.index();
@@ -434,13 +456,13 @@ void handle_command(twin_ptr self, twin_command& msg) {
                      || e.type == core::event_type::lifecycle_changed
                      || e.type == core::event_type::behaviour_attached
                      || e.type == core::event_type::behaviour_detached;
-    auto j = core::to_json(e);
-    s.p().queued_write.events.emplace_back(e.revision, encode(j));
+    s.p().queued_write.events.emplace_back(e.revision, core::encode_event(e));
     append_samples(s.p().queued_write.samples, e);
-    // Kept for the change stream only while someone listens.
-    if (s.ctx->bus->subscribers() > 0)
-      s.p().queued_events.push_back(std::move(j));
     s.st = core::evolve(std::move(s.st), e);
+    // The JSON form only for the change stream, and only when a subscriber
+    // wants this change.
+    if (s.ctx->bus->wants(change_of(s.st, e.type)))
+      s.p().queued_events.push_back(core::to_json(e));
   }
   if (index_changed)
     s.p().queued_write.index_entry = index_entry(s.st);
@@ -539,7 +561,7 @@ caf::behavior twin_actor::make_behavior() {
       // Invalidate before answering: once a client holds the ack, no read
       // may return the state before it.
       s.ctx->reads->invalidate(s.st.id);
-      publish_events(*s.ctx, s.st.id, s.p().flight_events);
+      publish_events(*s.ctx, s.st, s.p().flight_events);
       release(*s.ctx, s.st.id, s.p().flight_replies);
       flush(self);
       maybe_quit(self);

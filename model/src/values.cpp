@@ -312,14 +312,25 @@ status check_named(const interface& itf, const resolver* known, std::string_view
 
 } // namespace
 
+// A value is checked first without its JSON pointer (building
+// "/telemetry/<escaped name>" for every accepted value of every device
+// message cost more than the check); only a rejected value is checked again
+// with the path its error must name.
+
 status check_property_write(const interface& itf, const resolver* known,
                             std::string_view name, const json& value, writer who) {
+  static const std::string no_path;
+  if (check_named(itf, known, name, value, no_path, false, who, 0))
+    return ok();
   return check_named(itf, known, name, value,
                      "/properties/" + detail::pointer_escape(name), false, who, 0);
 }
 
 status check_telemetry(const interface& itf, const resolver* known,
                        std::string_view name, const json& value) {
+  static const std::string no_path;
+  if (check_named(itf, known, name, value, no_path, true, writer::device, 0))
+    return ok();
   return check_named(itf, known, name, value,
                      "/telemetry/" + detail::pointer_escape(name), true, writer::device,
                      0);

@@ -9,17 +9,32 @@ change_bus::subscription::~subscription() {
   bus_->handlers_.erase(id_);
 }
 
-std::unique_ptr<change_bus::subscription> change_bus::subscribe(handler h) {
+std::unique_ptr<change_bus::subscription> change_bus::subscribe(handler h, interest i) {
   std::unique_lock guard{mtx_};
   auto id = next_id_++;
-  handlers_.emplace(id, std::move(h));
+  handlers_.emplace(id, entry{std::move(h), std::move(i)});
   return std::make_unique<subscription>(this, id);
 }
 
 void change_bus::publish(const nlohmann::json& event) {
   std::shared_lock guard{mtx_};
-  for (auto& [id, h] : handlers_)
-    h(event);
+  for (auto& [id, e] : handlers_)
+    e.h(event);
+}
+
+void change_bus::publish(const nlohmann::json& event, const change_kind& kind) {
+  std::shared_lock guard{mtx_};
+  for (auto& [id, e] : handlers_)
+    if (!e.wants || e.wants(kind))
+      e.h(event);
+}
+
+bool change_bus::wants(const change_kind& kind) const {
+  std::shared_lock guard{mtx_};
+  for (auto& [id, e] : handlers_)
+    if (!e.wants || e.wants(kind))
+      return true;
+  return false;
 }
 
 std::size_t change_bus::subscribers() const {

@@ -1214,7 +1214,14 @@ expected<std::unique_ptr<behaviour_runtime>> behaviour_runtime::start(actors::fa
                                                                       runtime_options options) {
   auto p = std::make_shared<impl>(fabric, std::move(options));
   auto* raw = p.get();
-  auto sub = fabric.subscribe(raw->ctx(), [raw](const json& ce) {
+  // Device data of twins without behaviours (nearly all of it) is never
+  // turned into JSON for us: only bindings changing, and the changes of
+  // twins that have one.
+  auto interest = [](const transport::change_kind& k) {
+    return k.subject_has_behaviours || k.type == "twin.behaviour_attached"
+           || k.type == "twin.behaviour_detached";
+  };
+  auto sub = fabric.subscribe_filtered(raw->ctx(), interest, [raw](const json& ce) {
     // Only what a behaviour may need; never blocks.
     auto type = ce.value("type", "");
     if (type == "twin.telemetry_received" || type == "twin.property_updated"

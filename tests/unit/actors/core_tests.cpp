@@ -1,5 +1,7 @@
 #define BOOST_TEST_MODULE twin actors
 #include <boost/test/unit_test.hpp>
+#include <ctime>
+#include <limits>
 
 #include "twin/actors/core.hpp"
 #include "twin/actors/sharding.hpp"
@@ -589,6 +591,37 @@ BOOST_AUTO_TEST_CASE(merge_patch_follows_rfc_7386) {
   BOOST_TEST(merge_patch(json{{"a", 1}}, json::array({1})) == json::array({1}));
 }
 
+BOOST_AUTO_TEST_CASE(times_format_like_gmtime_over_the_whole_range) {
+  auto reference = [](millis t) {
+    std::time_t secs = static_cast<std::time_t>(t / 1000);
+    int ms = static_cast<int>(t % 1000);
+    if (ms < 0) {
+      ms += 1000;
+      --secs;
+    }
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                  tm.tm_sec, ms);
+    return std::string{buf};
+  };
+  std::vector<millis> times = {0, -1, 999, 1000, -1000, -1001, 86'399'999, 86'400'000,
+                               951'782'400'000 /* 2000-02-29 */, 4'107'542'400'000 /* 2100-03-01 */,
+                               -62'135'596'800'000 /* 0001-01-01 */, 253'402'300'799'999 /* 9999-12-31 */,
+                               1'700'000'000'123};
+  std::uint64_t x = 88172645463325252ULL; // xorshift: reproducible spread
+  for (int i = 0; i < 20000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    times.push_back(static_cast<millis>(x % 506'000'000'000'000ULL) - 253'000'000'000'000LL);
+  }
+  for (auto t : times)
+    BOOST_TEST(format_time(t) == reference(t), "t = " << t);
+}
+
 BOOST_AUTO_TEST_CASE(times_format_and_parse) {
   BOOST_TEST(format_time(0) == "1970-01-01T00:00:00.000Z");
   auto t = parse_time("2026-11-25T12:00:00.250Z");
@@ -611,3 +644,193 @@ BOOST_AUTO_TEST_CASE(shard_placement_matches_kafka_murmur2) {
   for (int i = 0; i < 1000; ++i)
     BOOST_TEST(shard_of("twin-" + std::to_string(i), 64) < 64u);
 }
+
+BOOST_AUTO_TEST_SUITE(journal_encoding)
+
+namespace {
+
+std::string reference_cbor(const event& e) {
+  auto bytes = json::to_cbor(to_json(e));
+  return {bytes.begin(), bytes.end()};
+}
+
+/// Every kind of JSON value nlohmann's CBOR writer distinguishes, at the
+/// boundaries of each head width.
+json value_zoo() {
+  json z = json::object();
+  z["null"] = nullptr;
+  z["t"] = true;
+  z["f"] = false;
+  const std::uint64_t uints[] = {0, 23, 24, 255, 256, 65535, 65536, 4294967295ULL,
+                                 4294967296ULL, UINT64_MAX};
+  json u = json::array();
+  for (auto v : uints)
+    u.push_back(v);
+  z["uints"] = u;
+  const std::int64_t ints[] = {-1, -24, -25, -256, -257, -65536, -65537,
+                               -4294967296LL, -4294967297LL, INT64_MIN, 7, 300};
+  json i = json::array();
+  for (auto v : ints)
+    i.push_back(v);
+  z["ints"] = i;
+  const double floats[] = {0.0, -0.0, 1.5, 0.1, 3.4e38, 3.5e38, -3.5e38, 1e-46,
+                           1e300, std::numeric_limits<double>::quiet_NaN(),
+                           std::numeric_limits<double>::infinity(),
+                           -std::numeric_limits<double>::infinity(), 42.0};
+  json f = json::array();
+  for (auto v : floats)
+    f.push_back(v);
+  z["floats"] = f;
+  for (std::size_t n : {0u, 23u, 24u, 255u, 256u, 65535u, 65536u})
+    z["s" + std::to_string(n)] = std::string(n, 'x');
+  z["nested"] = json{{"a", json::array({1, "two", json{{"3", nullptr}}})},
+                     {"B", json::object()},
+                     {"", json::array()}};
+  json wide = json::object();
+  for (int k = 0; k < 300; ++k)
+    wide["k" + std::to_string(k)] = k;
+  z["wide"] = wide;
+  z["utf8"] = "Lagertemperatur \xc2\xb0" "C";
+  return z;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(values_are_written_as_nlohmanns_cbor_writer_writes_them) {
+  auto zoo = value_zoo();
+  std::string mine;
+  append_cbor(mine, zoo);
+  auto ref = json::to_cbor(zoo);
+  BOOST_TEST(mine == std::string(ref.begin(), ref.end()));
+  // Each member alone too, so a difference names its value kind.
+  for (auto& [k, v] : zoo.items()) {
+    std::string one;
+    append_cbor(one, v);
+    auto r = json::to_cbor(v);
+    BOOST_TEST(one == std::string(r.begin(), r.end()), "value " << k);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(every_event_type_encodes_to_the_bytes_of_its_json_form) {
+  std::vector<event> events;
+  event base;
+  base.revision = 7;
+  base.time = 1'700'000'000'123;
+  base.source.source_kind = "sensor";
+  base.source.source_id = "spBv1.0/PlantA/Turbine07/Gearbox_BearingA";
+  base.source.principal = "sparkplug-host";
+  base.source.source_time = 1'700'000'000'100;
+  base.source.ingest_time = base.time;
+  base.source.pipeline_version = "tagmap/2026.11.1";
+  base.source.model = "dtmi:example:Bearing;1";
+  base.source.request_id = "spb-1";
+  for (auto type : {event_type::twin_created, event_type::property_updated,
+                    event_type::telemetry_received, event_type::lifecycle_changed,
+                    event_type::connectivity_changed, event_type::behaviour_attached,
+                    event_type::behaviour_detached}) {
+    event e = base;
+    e.type = type;
+    e.model = "dtmi:example:Bearing;1";
+    e.properties = json{{"ratedLoad", 10.5}, {"serialNumber", "SN-1"}, {"gone", nullptr}};
+    e.telemetry = json{{"temperature", 71.25}, {"vibrationRms", 0.1}, {"count", 3}};
+    e.from = lifecycle::active;
+    e.to = lifecycle::passive;
+    e.reason = "maintenance";
+    e.link = connectivity::offline;
+    e.behaviour = "thermal";
+    e.spec = json{{"kind", "fmu"}, {"model", "dtmi:example:Bearing;1"}, {"period", 0.5}};
+    events.push_back(e);
+  }
+  // Lineage variants: same source and ingest time, sequence, bus offset
+  // (negative too), an origin, empty strings, a big revision.
+  event v = base;
+  v.type = event_type::telemetry_received;
+  v.telemetry = value_zoo();
+  v.source.source_time = v.source.ingest_time;
+  v.source.sequence = -5;
+  v.source.bus_offset = 1'234'567'890'123;
+  v.source.origin = json{{"protocol", "sparkplugB"}, {"group", "PlantA"},
+                         {"seq", 255}, {"bdSeq", 0}, {"historical", false},
+                         {"metrics", {{"temp", "Bearing/Temp"}}}};
+  events.push_back(v);
+  event empty;
+  empty.type = event_type::property_updated;
+  empty.revision = UINT64_MAX;
+  empty.source.source_kind.clear();
+  events.push_back(empty);
+  event nulls = base;
+  nulls.type = event_type::telemetry_received;
+  nulls.properties = nullptr;
+  nulls.telemetry = json::object();
+  events.push_back(nulls);
+
+  for (const auto& e : events) {
+    const auto mine = encode_event(e);
+    BOOST_TEST(mine == reference_cbor(e), "event type " << to_string(e.type));
+    // And the journal reader gets the event back.
+    auto back = event_from_json(json::from_cbor(mine));
+    if (e.revision != UINT64_MAX) {
+      BOOST_REQUIRE(back);
+      BOOST_TEST(back->revision == e.revision);
+      BOOST_TEST(back->type == e.type);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_decided_ingest_event_encodes_like_its_json_form) {
+  fixture f;
+  f.create();
+  f.move_to(lifecycle::active);
+  ingest_values in;
+  in.values = json{{"temperature", 70.125}, {"ratedLoad", 12.0}};
+  in.source = "spBv1.0/PlantA/Turbine07/Gearbox_BearingA";
+  in.pipeline_version = "tagmap/1";
+  in.sequence = 42;
+  in.origin = json{{"protocol", "sparkplugB"}, {"seq", 42}};
+  auto d = f.run(in, "sparkplug-host");
+  BOOST_REQUIRE(!d.rejection);
+  BOOST_REQUIRE_EQUAL(d.events.size(), 1u);
+  BOOST_TEST(encode_event(d.events[0]) == reference_cbor(d.events[0]));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(decide_on_a_given_up_command)
+
+BOOST_AUTO_TEST_CASE(moving_an_ingest_into_decide_gives_the_same_decision) {
+  fixture f;
+  f.create();
+  f.move_to(lifecycle::active);
+  ingest_values in;
+  in.values = json{{"temperature", 70.5}, {"ratedLoad", 12.0}};
+  in.source = "spBv1.0/PlantA/E/D";
+  in.origin = json{{"protocol", "sparkplugB"}, {"seq", 3}};
+  auto c = f.cmd(in, "sparkplug-host");
+  auto copied = decide(f.st, c, f.mc);
+  auto moved = decide(f.st, std::move(c), f.mc);
+  BOOST_REQUIRE(!copied.rejection);
+  BOOST_REQUIRE(!moved.rejection);
+  BOOST_REQUIRE_EQUAL(moved.events.size(), 1u);
+  BOOST_TEST(to_json(moved.events[0]) == to_json(copied.events[0]));
+  BOOST_TEST(moved.events[0].properties == json({{"ratedLoad", 12.0}}));
+  BOOST_TEST(moved.events[0].source.origin == in.origin);
+}
+
+BOOST_AUTO_TEST_CASE(a_rejected_ingest_keeps_its_values_and_a_missing_twin_is_still_refused) {
+  fixture f;
+  ingest_values bad;
+  bad.values = json{{"temperature", 1.0}};
+  auto missing = decide(f.st, f.cmd(bad), f.mc);
+  BOOST_REQUIRE(missing.rejection);
+  BOOST_TEST(missing.rejection->code == errc::not_found);
+  f.create();
+  f.move_to(lifecycle::active);
+  bad.values = json{{"temperature", 1.0}, {"serialNumber", 5}}; // wrong type
+  auto c = f.cmd(bad);
+  auto d = decide(f.st, std::move(c), f.mc);
+  BOOST_REQUIRE(d.rejection);
+  BOOST_TEST(d.rejection->code == errc::model_violation);
+  BOOST_TEST(std::get<ingest_values>(c.body).values == bad.values);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

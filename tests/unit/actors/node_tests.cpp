@@ -301,6 +301,77 @@ BOOST_AUTO_TEST_CASE(data_for_a_retired_twin_raises_an_alert_on_the_stream) {
   BOOST_TEST(got["telemetry"].empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_filtered_subscriber_gets_only_the_changes_it_wants) {
+  temp_dir d;
+  auto n = start(d.path.string());
+  load_model(*n);
+  // As the behaviour runtime subscribes: bindings, and the changes of twins
+  // that have one. A second, unfiltered subscriber sees everything.
+  std::mutex m;
+  std::vector<std::pair<std::string, std::string>> filtered, all; // (subject, type)
+  auto f = n->subscribe_filtered(
+    viewer,
+    [](const transport::change_kind& k) {
+      return k.subject_has_behaviours || k.type == "twin.behaviour_attached"
+             || k.type == "twin.behaviour_detached";
+    },
+    [&](const json& ev) {
+      std::lock_guard lk{m};
+      filtered.emplace_back(ev.value("subject", ""), ev.value("type", ""));
+    });
+  BOOST_REQUIRE(f.has_value());
+  for (auto id : {"with", "without"}) {
+    must(call([&](reply_fn r) {
+      n->create_twin(op, id, json{{"$model", "dtmi:example:Bearing;1"}}, r);
+    }));
+    must(call([&](reply_fn r) {
+      n->transition(op, id, json{{"to", "active"}, {"reason", "test"}}, r);
+    }));
+  }
+  must(call([&](reply_fn r) {
+    n->attach_behaviour(op, "with", "model",
+                        json{{"kind", "anomaly"}, {"model", "dtmi:example:Bearing;1"}}, r);
+  }));
+  for (auto id : {"with", "without"})
+    must(call([&](reply_fn r) {
+      n->ingest(op, id, json{{"values", {{"temperature", 1.5}}}}, r);
+    }));
+  auto u = n->subscribe(viewer, [&](const json& ev) {
+    std::lock_guard lk{m};
+    all.emplace_back(ev.value("subject", ""), ev.value("type", ""));
+  });
+  BOOST_REQUIRE(u.has_value());
+  for (auto id : {"with", "without"})
+    must(call([&](reply_fn r) {
+      n->ingest(op, id, json{{"values", {{"temperature", 2.5}}}}, r);
+    }));
+  must(call([&](reply_fn r) { n->detach_behaviour(op, "with", "model", r); }));
+  must(call([&](reply_fn r) {
+    n->ingest(op, "with", json{{"values", {{"temperature", 3.5}}}}, r);
+  }));
+  // Events are published before the command is answered.
+  std::lock_guard lk{m};
+  using change = std::pair<std::string, std::string>;
+  const std::vector<change> want_filtered = {
+    {"with", "twin.behaviour_attached"},
+    {"with", "twin.telemetry_received"},
+    {"with", "twin.telemetry_received"},
+    {"with", "twin.behaviour_detached"}};
+  auto show = [](const std::vector<change>& v) {
+    std::string out;
+    for (auto& [who, type] : v)
+      out += who + ":" + type + " ";
+    return out;
+  };
+  BOOST_TEST((filtered == want_filtered), "filtered got " << show(filtered));
+  const std::vector<change> want_all = {
+    {"with", "twin.telemetry_received"},
+    {"without", "twin.telemetry_received"},
+    {"with", "twin.behaviour_detached"},
+    {"with", "twin.telemetry_received"}};
+  BOOST_TEST((all == want_all), "unfiltered got " << show(all));
+}
+
 // -- cluster hooks ------------------------------------------------------------
 
 namespace {

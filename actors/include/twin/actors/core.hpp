@@ -135,6 +135,13 @@ struct event {
 json to_json(const event& e);
 expected<event> event_from_json(const json& j);
 
+/// The journal bytes of an event: exactly json::to_cbor(to_json(e)), written
+/// straight from the struct (no JSON tree), so every reader of the journal
+/// keeps decoding it with json::from_cbor.
+std::string encode_event(const event& e);
+/// Appends the bytes of json::to_cbor(j) to `out`.
+void append_cbor(std::string& out, const json& j);
+
 // -- state --------------------------------------------------------------------
 
 /// A value with its provenance summary.
@@ -345,6 +352,12 @@ struct model_context {
 /// revisions state.revision+1, +2, ... and full lineage.
 decision decide(const twin_state& state, const command& cmd,
                 const model_context& models);
+/// The same decision, for a command the caller gives up: device data
+/// (ingest_values) moves its values and origin into the event instead of
+/// copying them. What is left of `cmd` afterwards: its principal, request
+/// id, clock and the alternative of its body; an ingest's values only if it
+/// was rejected.
+decision decide(const twin_state& state, command&& cmd, const model_context& models);
 
 /// Applies one event. Pure. Precondition: e.revision == s.revision + 1.
 twin_state evolve(twin_state s, const event& e);

@@ -20,6 +20,7 @@
 
 #include "twin/error.hpp"
 #include "twin/security/auth.hpp"
+#include "twin/transport/change_bus.hpp"
 
 namespace prometheus {
 class Registry;
@@ -218,6 +219,16 @@ public:
   virtual expected<std::unique_ptr<subscription>>
   subscribe(const request_context& ctx,
             std::function<void(const json& cloud_event)> on_event) = 0;
+  /// Only the twin changes `interest` accepts (and every change that is not
+  /// a twin event, e.g. alerts). A fabric may deliver more than asked (the
+  /// default: everything), never less; the point is that a change nobody
+  /// wants is never turned into JSON.
+  virtual expected<std::unique_ptr<subscription>>
+  subscribe_filtered(const request_context& ctx, transport::change_bus::interest interest,
+                     std::function<void(const json& cloud_event)> on_event) {
+    (void) interest;
+    return subscribe(ctx, std::move(on_event));
+  }
 
   /// GET /api/v1/cluster: the cluster as this node sees it (docs/api.md). Requires read. A node without a cluster answers its single-node view (default below).
   virtual void cluster_status(const request_context& ctx, reply_fn reply) {

@@ -131,6 +131,9 @@ public:
   expected<std::unique_ptr<subscription>>
   subscribe(const request_context& ctx,
             std::function<void(const json&)> on_event) override;
+  expected<std::unique_ptr<subscription>>
+  subscribe_filtered(const request_context& ctx, transport::change_bus::interest interest,
+                     std::function<void(const json&)> on_event) override;
   json health() override;
   prometheus::Registry& metrics() override;
 

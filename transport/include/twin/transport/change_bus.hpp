@@ -13,14 +13,32 @@
 #include <memory>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 namespace twin::transport {
 
+/// What a twin change is, known before its JSON form is built: twin actors
+/// ask wants() first and build the CloudEvent only if some subscriber needs
+/// it (most device data has no listener but the behaviour runtime, which
+/// needs only the twins that have behaviours).
+struct change_kind {
+  /// The CloudEvents type, e.g. "twin.telemetry_received".
+  std::string_view type;
+  /// The twin id.
+  std::string_view subject;
+  /// The twin has at least one behaviour binding (after this change).
+  bool subject_has_behaviours = false;
+};
+
 class change_bus {
 public:
   using handler = std::function<void(const nlohmann::json&)>;
+  /// Whether a subscriber needs a twin change; empty: every change.
+  /// Called on fabric threads under the bus's shared lock: quick, no
+  /// blocking, no calls into the bus.
+  using interest = std::function<bool(const change_kind&)>;
 
   /// Removes its handler when destroyed. Must not outlive the bus.
   class subscription {
@@ -35,17 +53,27 @@ public:
     std::uint64_t id_;
   };
 
-  std::unique_ptr<subscription> subscribe(handler h);
+  std::unique_ptr<subscription> subscribe(handler h, interest i = {});
 
-  /// Delivers `event` to every subscriber.
+  /// Delivers `event` to every subscriber (alerts and other changes that
+  /// are not twin events).
   void publish(const nlohmann::json& event);
+  /// Delivers the twin change `event` to the subscribers that want `kind`.
+  void publish(const nlohmann::json& event, const change_kind& kind);
+
+  /// Whether any subscriber wants `kind`.
+  bool wants(const change_kind& kind) const;
 
   std::size_t subscribers() const;
 
 private:
+  struct entry {
+    handler h;
+    interest wants;
+  };
   mutable std::shared_mutex mtx_;
   std::uint64_t next_id_ = 1;
-  std::map<std::uint64_t, handler> handlers_;
+  std::map<std::uint64_t, entry> handlers_;
 };
 
 /// A CloudEvents 1.0 structured-mode JSON object.

@@ -1,0 +1,262 @@
+// The journal encoding of an event, written straight from the struct.
+//
+// The journal stores CBOR of the event's JSON form (to_json(event)), and
+// every reader decodes it with json::from_cbor. Building that JSON tree
+// per event (a map per object, a node per value, then the CBOR pass and
+// the tree's destruction) cost more than deciding the event; this writer
+// emits the same bytes without the tree: nlohmann's CBOR writer's choices
+// (shortest integer heads, float32 when exact, half-precision NaN and
+// infinities, object keys in std::map order) are reproduced here, and
+// tests/unit/actors/core_tests.cpp checks byte equality with
+// json::to_cbor(to_json(e)) over every event type and value kind.
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "twin/actors/core.hpp"
+
+namespace twin::actors::core {
+
+namespace {
+
+void put_head(std::string& out, std::uint8_t major, std::uint64_t n) {
+  const auto m = static_cast<std::uint8_t>(major << 5);
+  auto be = [&](std::uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i)
+      out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  if (n <= 0x17) {
+    out.push_back(static_cast<char>(m | n));
+  } else if (n <= 0xff) {
+    out.push_back(static_cast<char>(m | 0x18));
+    be(n, 1);
+  } else if (n <= 0xffff) {
+    out.push_back(static_cast<char>(m | 0x19));
+    be(n, 2);
+  } else if (n <= 0xffffffffu) {
+    out.push_back(static_cast<char>(m | 0x1a));
+    be(n, 4);
+  } else {
+    out.push_back(static_cast<char>(m | 0x1b));
+    be(n, 8);
+  }
+}
+
+void put_text(std::string& out, std::string_view s) {
+  put_head(out, 3, s.size());
+  out.append(s);
+}
+
+void put_uint(std::string& out, std::uint64_t v) { put_head(out, 0, v); }
+
+void put_int(std::string& out, std::int64_t v) {
+  if (v >= 0)
+    put_head(out, 0, static_cast<std::uint64_t>(v));
+  else
+    put_head(out, 1, static_cast<std::uint64_t>(-1 - v));
+}
+
+void put_float(std::string& out, double d) {
+  if (std::isnan(d)) {
+    out.append("\xf9\x7e\x00", 3);
+    return;
+  }
+  if (std::isinf(d)) {
+    out.append(d > 0 ? std::string_view{"\xf9\x7c\x00", 3}
+                     : std::string_view{"\xf9\xfc\x00", 3});
+    return;
+  }
+  if (d >= static_cast<double>(std::numeric_limits<float>::lowest())
+      && d <= static_cast<double>(std::numeric_limits<float>::max())
+      && static_cast<double>(static_cast<float>(d)) == d) {
+    const auto bits = std::bit_cast<std::uint32_t>(static_cast<float>(d));
+    out.push_back(static_cast<char>(0xfa));
+    for (int i = 3; i >= 0; --i)
+      out.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+    return;
+  }
+  const auto bits = std::bit_cast<std::uint64_t>(d);
+  out.push_back(static_cast<char>(0xfb));
+  for (int i = 7; i >= 0; --i)
+    out.push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+}
+
+} // namespace
+
+void append_cbor(std::string& out, const json& j) {
+  switch (j.type()) {
+    case json::value_t::null:
+      out.push_back(static_cast<char>(0xf6));
+      return;
+    case json::value_t::boolean:
+      out.push_back(static_cast<char>(j.get<bool>() ? 0xf5 : 0xf4));
+      return;
+    case json::value_t::number_integer:
+      put_int(out, j.get<std::int64_t>());
+      return;
+    case json::value_t::number_unsigned:
+      put_uint(out, j.get<std::uint64_t>());
+      return;
+    case json::value_t::number_float:
+      put_float(out, j.get<double>());
+      return;
+    case json::value_t::string:
+      put_text(out, j.get_ref<const std::string&>());
+      return;
+    case json::value_t::array:
+      put_head(out, 4, j.size());
+      for (const auto& el : j)
+        append_cbor(out, el);
+      return;
+    case json::value_t::object:
+      put_head(out, 5, j.size());
+      for (const auto& [key, value] : j.items()) {
+        put_text(out, key);
+        append_cbor(out, value);
+      }
+      return;
+    default:
+      // Binary values (never in events) and anything newer: nlohmann's own
+      // writer, appended.
+      json::to_cbor(j, nlohmann::detail::output_adapter<char>(out));
+      return;
+  }
+}
+
+namespace {
+
+/// One member of a JSON object being written: its key and how to write its
+/// value. Objects are written with their keys in std::map order, as
+/// nlohmann's object_t keeps them.
+struct member {
+  std::string_view key;
+  /// lineage: a lineage object; source: its {"id", "kind"} member.
+  enum class kind : std::uint8_t { text, uint, sint, value, lineage, source } k;
+  std::string_view text{};
+  std::uint64_t u = 0;
+  std::int64_t i = 0;
+  const json* j = nullptr;
+  const lineage* l = nullptr;
+};
+
+template <std::size_t N>
+struct members {
+  std::array<member, N> m;
+  std::size_t n = 0;
+  void text(std::string_view k, std::string_view v) {
+    m[n++] = {k, member::kind::text, v};
+  }
+  void uint(std::string_view k, std::uint64_t v) {
+    m[n++] = {k, member::kind::uint, {}, v};
+  }
+  void sint(std::string_view k, std::int64_t v) {
+    m[n++] = {k, member::kind::sint, {}, 0, v};
+  }
+  void value(std::string_view k, const json& v) {
+    m[n++] = {k, member::kind::value, {}, 0, 0, &v};
+  }
+  void sub(std::string_view k, const lineage& l) {
+    m[n++] = {k, member::kind::lineage, {}, 0, 0, nullptr, &l};
+  }
+  void source(std::string_view k, const lineage& l) {
+    m[n++] = {k, member::kind::source, {}, 0, 0, nullptr, &l};
+  }
+};
+
+void put_lineage(std::string& out, const lineage& l);
+
+template <std::size_t N>
+void put_members(std::string& out, members<N>& ms) {
+  std::sort(ms.m.begin(), ms.m.begin() + static_cast<std::ptrdiff_t>(ms.n),
+            [](const member& a, const member& b) { return a.key < b.key; });
+  put_head(out, 5, ms.n);
+  for (std::size_t x = 0; x < ms.n; ++x) {
+    const auto& f = ms.m[x];
+    put_text(out, f.key);
+    switch (f.k) {
+      case member::kind::text: put_text(out, f.text); break;
+      case member::kind::uint: put_uint(out, f.u); break;
+      case member::kind::sint: put_int(out, f.i); break;
+      case member::kind::value: append_cbor(out, *f.j); break;
+      case member::kind::lineage: put_lineage(out, *f.l); break;
+      case member::kind::source:
+        put_head(out, 5, 2);
+        put_text(out, "id");
+        put_text(out, f.l->source_id);
+        put_text(out, "kind");
+        put_text(out, f.l->source_kind);
+        break;
+    }
+  }
+}
+
+void put_lineage(std::string& out, const lineage& l) {
+  const auto ingest = format_time(l.ingest_time);
+  const auto source
+    = l.source_time == l.ingest_time ? ingest : format_time(l.source_time);
+  members<10> ms;
+  ms.text("principal", l.principal);
+  ms.text("sourceTime", source);
+  ms.text("ingestTime", ingest);
+  ms.text("pipelineVersion", l.pipeline_version);
+  ms.text("model", l.model);
+  ms.text("requestId", l.request_id);
+  if (l.sequence)
+    ms.sint("sequence", *l.sequence);
+  if (l.bus_offset)
+    ms.sint("busOffset", *l.bus_offset);
+  if (!l.origin.is_null())
+    ms.value("origin", l.origin);
+  ms.source("source", l);
+  put_members(out, ms);
+}
+
+} // namespace
+
+std::string encode_event(const event& e) {
+  std::string out;
+  out.reserve(256);
+  const auto time = format_time(e.time);
+  members<7> ms;
+  ms.uint("revision", e.revision);
+  ms.text("type", to_string(e.type));
+  ms.text("time", time);
+  ms.sub("lineage", e.source);
+  switch (e.type) {
+    case event_type::twin_created:
+      ms.text("model", e.model);
+      ms.value("changes", e.properties);
+      break;
+    case event_type::property_updated:
+      ms.value("changes", e.properties);
+      break;
+    case event_type::telemetry_received:
+      ms.value("changes", e.properties);
+      ms.value("telemetry", e.telemetry);
+      break;
+    case event_type::lifecycle_changed:
+      ms.text("from", to_string(e.from));
+      ms.text("to", to_string(e.to));
+      ms.text("reason", e.reason);
+      break;
+    case event_type::connectivity_changed:
+      ms.text("connectivity", to_string(e.link));
+      ms.text("reason", e.reason);
+      break;
+    case event_type::behaviour_attached:
+      ms.text("behaviour", e.behaviour);
+      ms.value("spec", e.spec);
+      break;
+    case event_type::behaviour_detached:
+      ms.text("behaviour", e.behaviour);
+      break;
+  }
+  put_members(out, ms);
+  return out;
+}
+
+} // namespace twin::actors::core

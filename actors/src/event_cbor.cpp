@@ -171,8 +171,11 @@ void put_lineage(std::string& out, const lineage& l);
 
 template <std::size_t N>
 void put_members(std::string& out, members<N>& ms) {
-  std::sort(ms.m.begin(), ms.m.begin() + static_cast<std::ptrdiff_t>(ms.n),
-            [](const member& a, const member& b) { return a.key < b.key; });
+  // Insertion sort: at most ten members (std::sort's unreachable
+  // large-range branch draws a -Warray-bounds false positive from GCC 12).
+  for (std::size_t i = 1; i < ms.n; ++i)
+    for (std::size_t j = i; j > 0 && ms.m[j].key < ms.m[j - 1].key; --j)
+      std::swap(ms.m[j], ms.m[j - 1]);
   put_head(out, 5, ms.n);
   for (std::size_t x = 0; x < ms.n; ++x) {
     const auto& f = ms.m[x];

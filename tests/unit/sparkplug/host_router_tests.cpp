@@ -30,13 +30,14 @@ tag_map make_map() {
   return std::move(m).value();
 }
 
-apply_action apply(std::string device, std::string metric, metric_value v, std::uint64_t ts,
+// The names are string literals: they outlive the actions.
+apply_action apply(name_view device, name_view metric, metric_value v, std::uint64_t ts,
                    bool historical = false) {
   apply_action a;
   a.group = "PlantA";
   a.edge_node = "Turbine07";
-  a.device = std::move(device);
-  a.metric = std::move(metric);
+  a.device = device;
+  a.metric = metric;
   a.value = std::move(v);
   a.timestamp = ts;
   a.seq = 7;
@@ -95,6 +96,77 @@ BOOST_FIXTURE_TEST_CASE(metrics_of_one_message_for_one_twin_form_one_batch_with_
   BOOST_TEST(batches[1].values["rpm"].get<std::int64_t>() == 1500);
   BOOST_TEST(r.metrics_applied == 3u);
   BOOST_TEST(r.unmapped == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_batch_is_byte_for_byte_what_the_journal_keeps, router_fixture) {
+  auto r = router.route(ddata,
+                        {apply("BearingA", "vibrationRms", 1.25, 1000),
+                         apply("BearingA", "tempF", 212.0, 1002),
+                         apply("BearingA", "speed", std::int64_t{1500}, 1001)},
+                        5000);
+  auto batches = ops_of<ingest_batch>(r);
+  BOOST_REQUIRE_EQUAL(batches.size(), 2u);
+  BOOST_TEST(batches[0].values.dump() == R"({"temperature":100.0,"vibrationRms":1.25})");
+  BOOST_TEST(batches[0].origin.dump()
+             == R"({"bdSeq":3,"device":"BearingA","edgeNode":"Turbine07","group":"PlantA",)"
+                R"("historical":false,"messageType":"DDATA","metrics":{"temperature":"tempF"},)"
+                R"("protocol":"sparkplugB","seq":7})");
+  BOOST_TEST(batches[1].values.dump() == R"({"rpm":1500})");
+  BOOST_TEST(batches[1].origin.dump()
+             == R"({"bdSeq":3,"device":"BearingA","edgeNode":"Turbine07","group":"PlantA",)"
+                R"("historical":false,"messageType":"DDATA","metrics":{"rpm":"speed"},)"
+                R"("protocol":"sparkplugB","seq":7})");
+  auto node = router.route("spBv1.0/PlantA/NDATA/Turbine07",
+                           {apply("", "Node/Power", 2.5, 1, true)}, 5000);
+  auto nb = ops_of<ingest_batch>(node);
+  BOOST_REQUIRE_EQUAL(nb.size(), 1u);
+  BOOST_TEST(nb[0].source == "spBv1.0/PlantA/Turbine07");
+  BOOST_TEST(nb[0].origin.dump()
+             == R"({"bdSeq":3,"device":"","edgeNode":"Turbine07","group":"PlantA",)"
+                R"("historical":true,"messageType":"NDATA","metrics":{"power":"Node/Power"},)"
+                R"("protocol":"sparkplugB","seq":7})");
+}
+
+BOOST_FIXTURE_TEST_CASE(metrics_in_another_order_than_last_time_still_find_their_mappings,
+                        router_fixture) {
+  // The router remembers the mapping at each position of a device's last
+  // message; other orders, unmapped metrics and more metrics than the
+  // device has mappings (4 for BearingA) must not pick a stale one.
+  router.route(ddata,
+               {apply("BearingA", "vibrationRms", 1.0, 1), apply("BearingA", "tempF", 32.0, 1),
+                apply("BearingA", "speed", std::int64_t{1}, 1)},
+               10);
+  auto r = router.route(ddata,
+                        {apply("BearingA", "tempF", 212.0, 2), apply("BearingA", "other", 1.0, 2),
+                         apply("BearingA", "x", 1.0, 2), apply("BearingA", "y", 1.0, 2),
+                         apply("BearingA", "z", 1.0, 2), apply("BearingA", "vibrationRms", 2.0, 2),
+                         apply("BearingA", "speed", std::int64_t{3}, 2)},
+                        11);
+  BOOST_TEST(r.unmapped == 4u);
+  auto batches = ops_of<ingest_batch>(r);
+  BOOST_REQUIRE_EQUAL(batches.size(), 2u);
+  BOOST_TEST(batches[0].values.dump() == R"({"temperature":100.0,"vibrationRms":2.0})");
+  BOOST_TEST(batches[1].values.dump() == R"({"rpm":3})");
+  // Another device at the same positions.
+  r = router.route("spBv1.0/PlantA/DDATA/Turbine07/BearingB",
+                   {apply("BearingB", "tempF", 1.0, 3), apply("BearingB", "vibrationRms", 4.0, 3)},
+                   12);
+  BOOST_TEST(r.unmapped == 1u);
+  batches = ops_of<ingest_batch>(r);
+  BOOST_REQUIRE_EQUAL(batches.size(), 1u);
+  BOOST_TEST(batches[0].twin == "bearing-b");
+  BOOST_TEST(batches[0].values.dump() == R"({"vibrationRms":4.0})");
+}
+
+BOOST_FIXTURE_TEST_CASE(equal_names_in_different_storage_are_the_same_device, router_fixture) {
+  const std::string first = "BearingA", second = "BearingA";
+  auto a = apply("", "vibrationRms", 1.0, 1);
+  auto b = apply("", "tempF", 32.0, 2);
+  a.device = first;
+  b.device = second;
+  auto batches = ops_of<ingest_batch>(router.route(ddata, {a, b}, 10));
+  BOOST_REQUIRE_EQUAL(batches.size(), 1u);
+  BOOST_TEST(batches[0].values.size() == 2u);
 }
 
 BOOST_FIXTURE_TEST_CASE(historical_metrics_come_first_in_timestamp_order_one_batch_each,

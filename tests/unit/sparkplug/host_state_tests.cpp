@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "metric_builders.hpp"
@@ -120,6 +121,93 @@ BOOST_FIXTURE_TEST_CASE(ddata_by_alias_is_resolved_to_the_birth_names_and_types,
   BOOST_TEST(applied[0].bd_seq == 5u);
   BOOST_TEST(applied[0].timestamp == now - 10);  // the payload's timestamp
   BOOST_TEST(only<dropped_action>(acts).empty());
+}
+
+BOOST_FIXTURE_TEST_CASE(data_by_name_resolves_and_an_unknown_name_drops_the_whole_message,
+                        born_session) {
+  metric count;
+  count.name = "Count";
+  count.value = std::uint64_t{5};
+  auto applied = only<apply_action>(send(dev_topic("DDATA"), 2, {count}));
+  BOOST_REQUIRE_EQUAL(applied.size(), 1u);
+  BOOST_TEST(applied[0].metric == "Count");
+  BOOST_TEST((applied[0].datatype == data_type::int16));
+  BOOST_TEST(std::get<std::int64_t>(applied[0].value) == 5);
+  BOOST_TEST(host.stats().metrics_applied == 6u);  // 2 + 3 born, 1 here
+
+  metric stranger;
+  stranger.name = "Pressure";
+  stranger.value = 1.0;
+  auto acts = send(dev_topic("DDATA"), 3, {by_alias(10, 1.0), stranger});
+  BOOST_TEST(only<apply_action>(acts).empty());
+  auto dropped = only<dropped_action>(acts);
+  BOOST_REQUIRE_EQUAL(dropped.size(), 1u);
+  BOOST_TEST(dropped[0].reason == "unknown_metric");
+  BOOST_TEST(dropped[0].detail == "metric 'Pressure' is not in the BIRTH");
+  BOOST_TEST(host.stats().metrics_applied == 6u);  // nothing of the dropped message
+}
+
+BOOST_FIXTURE_TEST_CASE(applied_names_belong_to_the_host_not_to_the_message, born_session) {
+  std::string topic = dev_topic("DDATA");
+  payload p;
+  p.timestamp = now;
+  p.seq = 2;
+  p.metrics = {by_alias(10, 1.0)};
+  auto enc = encode_payload(p);
+  BOOST_REQUIRE(enc);
+  auto acts = host.handle(topic, std::span<const std::uint8_t>{*enc}, now);
+  topic.assign(topic.size(), '?');
+  enc->assign(enc->size(), 0);
+  auto applied = only<apply_action>(acts);
+  BOOST_REQUIRE_EQUAL(applied.size(), 1u);
+  BOOST_TEST(applied[0].group == "plant");
+  BOOST_TEST(applied[0].edge_node == "gw1");
+  BOOST_TEST(applied[0].device == "pump");
+  BOOST_TEST(applied[0].metric == "Temperature");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_dbirth_rebinds_the_device_aliases, born_session) {
+  // The device is born again with its aliases reassigned: 10 was Temperature.
+  send(dev_topic("DBIRTH"), 2,
+       {born("Running", data_type::boolean, true, 10),
+        born("Pressure", data_type::double_, 1.5, 11)});
+  auto applied =
+      only<apply_action>(send(dev_topic("DDATA"), 3, {by_alias(10, false), by_alias(11, 2.5)}));
+  BOOST_REQUIRE_EQUAL(applied.size(), 2u);
+  BOOST_TEST(applied[0].metric == "Running");
+  BOOST_TEST((applied[0].datatype == data_type::boolean));
+  BOOST_TEST(applied[1].metric == "Pressure");
+  BOOST_TEST(std::get<double>(applied[1].value) == 2.5);
+  // Count (alias 12) is not in the new birth.
+  auto gone = send(dev_topic("DDATA"), 4, {by_alias(12, std::int64_t{1})});
+  BOOST_TEST(only<dropped_action>(gone).at(0).reason == "unknown_alias");
+}
+
+BOOST_FIXTURE_TEST_CASE(an_nbirth_rebinds_the_node_aliases, born_session) {
+  // Alias 1 was Node/Uptime (Int64): a Double would not fit it.
+  send(node_topic("NBIRTH"), 0,
+       {born("bdSeq", data_type::uint64, std::uint64_t{6}),
+        born("Node/Load", data_type::double_, 0.5, 1)});
+  auto applied = only<apply_action>(send(node_topic("NDATA"), 1, {by_alias(1, 0.75)}));
+  BOOST_REQUIRE_EQUAL(applied.size(), 1u);
+  BOOST_TEST(applied[0].metric == "Node/Load");
+  BOOST_TEST(applied[0].device.empty());
+  BOOST_TEST(std::get<double>(applied[0].value) == 0.75);
+  BOOST_TEST(applied[0].bd_seq == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(a_name_view_compares_and_concatenates_like_a_string) {
+  const std::string device = "pump";
+  const name_view d{device};
+  const name_view m{"Temperature"};
+  BOOST_TEST(d == "pump");
+  BOOST_TEST(d + "/" + m == "pump/Temperature");
+  BOOST_TEST(std::string{"gw1/"} + d == "gw1/pump");
+  BOOST_TEST("gw1/" + d == "gw1/pump");
+  BOOST_TEST(d + m == "pumpTemperature");
+  // A temporary string would leave the view dangling.
+  static_assert(!std::is_constructible_v<name_view, std::string&&>);
+  static_assert(std::is_constructible_v<name_view, const std::string&>);
 }
 
 BOOST_FIXTURE_TEST_CASE(seq_wraps_from_255_to_0_without_a_gap, born_session) {

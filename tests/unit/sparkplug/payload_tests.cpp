@@ -64,6 +64,17 @@ BOOST_AUTO_TEST_CASE(every_supported_datatype_survives_an_encode_decode_round_tr
   BOOST_TEST((round_trip(p) == p));
 }
 
+BOOST_AUTO_TEST_CASE(a_payload_far_larger_than_the_decoders_first_block_round_trips) {
+  payload p;
+  p.seq = 1;
+  for (int i = 0; i < 2000; ++i) {
+    p.metrics.push_back(make("metric/" + std::to_string(i), data_type::string,
+                             std::string(100, static_cast<char>('a' + i % 26))));
+    p.metrics.back().alias = static_cast<std::uint64_t>(i);
+  }
+  BOOST_TEST((round_trip(p) == p));
+}
+
 BOOST_AUTO_TEST_CASE(a_metric_without_a_datatype_decodes_to_its_raw_wire_value) {
   payload p;
   metric m;

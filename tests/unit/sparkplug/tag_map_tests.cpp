@@ -83,6 +83,7 @@ BOOST_AUTO_TEST_CASE(a_device_index_finds_what_the_four_part_lookup_finds) {
   BOOST_REQUIRE(m);
   const auto* a = m->find_device("PlantA", "Turbine07", "Gearbox_BearingA");
   BOOST_REQUIRE(a);
+  BOOST_TEST(a->size() == 2u);
   const auto* temp = m->find(*a, "tempF");
   BOOST_REQUIRE(temp);
   BOOST_TEST(temp == m->find("PlantA", "Turbine07", "Gearbox_BearingA", "tempF"));

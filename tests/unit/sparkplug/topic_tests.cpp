@@ -55,4 +55,32 @@ BOOST_AUTO_TEST_CASE(malformed_topics_are_bad_requests_that_say_why) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_topic_view_parses_like_parse_topic_with_ids_pointing_into_the_topic) {
+  for (std::string_view s : {"spBv1.0/plant1/NDATA/gw7", "spBv1.0/plant1/DDATA/gw7/pump-3",
+                             "spBv1.0/STATE/scada"}) {
+    auto v = parse_topic_view(s);
+    auto t = parse_topic(s);
+    BOOST_TEST_REQUIRE(v.has_value(), s);
+    BOOST_REQUIRE(t);
+    BOOST_TEST((v->type == t->type));
+    BOOST_TEST(v->group == t->group);
+    BOOST_TEST(v->edge_node == t->edge_node);
+    BOOST_TEST(v->device == t->device);
+    BOOST_TEST(v->host_id == t->host_id);
+    auto inside = [&](std::string_view id) {
+      return id.empty() || (id.data() >= s.data() && id.data() + id.size() <= s.data() + s.size());
+    };
+    for (std::string_view id : {v->group, v->edge_node, v->device, v->host_id})
+      BOOST_TEST(inside(id), s);
+  }
+  for (const char* s : {"", "spBv1.0/g/DDATA/e/d/x/y/z", "spBv1.0/g/NDATA/e+",
+                        "spBv1.0/g/NFOO/e", "spBv1.0/STATE/h/x"}) {
+    auto v = parse_topic_view(s);
+    auto t = parse_topic(s);
+    BOOST_TEST_REQUIRE(!v.has_value(), "accepted: '" << s << "'");
+    BOOST_REQUIRE(!t);
+    BOOST_TEST(v.error().message == t.error().message);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,15 +8,23 @@ namespace twin::sparkplug {
 
 namespace {
 
+void append_path(std::string& s, std::string_view group, std::string_view edge,
+                 std::string_view device) {
+  s.append(group).append("/").append(edge);
+  if (!device.empty())
+    s.append("/").append(device);
+}
+
 std::string path_of(std::string_view group, std::string_view edge, std::string_view device) {
-  std::string s{group};
-  s += '/';
-  s += edge;
-  if (!device.empty()) {
-    s += '/';
-    s += device;
-  }
+  std::string s;
+  append_path(s, group, edge, device);
   return s;
+}
+
+/// Whether two names of the same message are equal: those host_state
+/// returns share their storage, so equal names are mostly the same view.
+bool same_name(std::string_view x, std::string_view y) noexcept {
+  return (x.data() == y.data() && x.size() == y.size()) || x == y;
 }
 
 struct batch_builder {
@@ -29,27 +37,38 @@ ingest_batch start_batch(const apply_action& a, const std::string& twin,
                          const std::string& pipeline_version, std::string_view message_type) {
   ingest_batch b;
   b.twin = twin;
-  b.source = std::string{namespace_b} + "/" + path_of(a.group, a.edge_node, a.device);
+  b.source.reserve(namespace_b.size() + a.group.size() + a.edge_node.size() + a.device.size()
+                   + 3);
+  b.source.append(namespace_b).append("/");
+  append_path(b.source, a.group, a.edge_node, a.device);
   b.pipeline_version = pipeline_version;
   b.historical = a.is_historical;
-  b.origin = {{"protocol", "sparkplugB"},
-              {"group", a.group},
-              {"edgeNode", a.edge_node},
-              {"device", a.device},
-              {"messageType", message_type},
-              {"seq", a.seq},
-              {"bdSeq", a.bd_seq},
-              {"historical", a.is_historical}};
+  // Each key is placed at the end of the (ordered) object, in key order: no
+  // comparisons and no temporary JSON per batch. The dump is the same as in
+  // any other insertion order.
+  auto& o = b.origin.get_ref<nlohmann::json::object_t&>();
+  auto put = [&o](const char* key, nlohmann::json value) {
+    o.emplace_hint(o.end(), key, std::move(value));
+  };
+  put("bdSeq", a.bd_seq);
+  put("device", std::string_view{a.device});
+  put("edgeNode", std::string_view{a.edge_node});
+  put("group", std::string_view{a.group});
+  put("historical", a.is_historical);
+  put("messageType", message_type);
+  put("protocol", "sparkplugB");
+  put("seq", a.seq);
   return b;
 }
 
 void add_value(batch_builder& bb, const tag_mapping& m, const apply_action& a,
                nlohmann::json value) {
-  bb.batch.values[m.name] = std::move(value);
+  bb.batch.values.get_ref<nlohmann::json::object_t&>().insert_or_assign(m.name,
+                                                                        std::move(value));
   // Only renamed metrics are listed: a value named like its metric needs no
   // entry (this keeps every journal event of a feed small).
   if (m.name != a.metric)
-    bb.batch.origin["metrics"][m.name] = a.metric;
+    bb.batch.origin["metrics"][m.name] = std::string_view{a.metric};
   if (!bb.any_time || a.timestamp > bb.newest)
     bb.newest = a.timestamp;
   bb.any_time = true;
@@ -70,9 +89,9 @@ host_router::host_router(const tag_map& map)
 routed_message host_router::route(std::string_view mqtt_topic, std::vector<action> actions,
                                   std::int64_t now_ms) {
   routed_message out;
-  std::string message_type = "?";
-  if (auto t = parse_topic(mqtt_topic))
-    message_type = std::string{to_string(t->type)};
+  std::string_view message_type = "?";
+  if (auto t = parse_topic_view(mqtt_topic))
+    message_type = to_string(t->type);
 
   // Connectivity: the last state per twin within this message, in order of
   // first appearance.
@@ -94,14 +113,36 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
   // The metrics of one message mostly share their device: resolve it once.
   const apply_action* last_device = nullptr;
   const tag_map::device_metrics* device = nullptr;
+  std::vector<const tag_mapping*>* recent = nullptr;
+  std::size_t position = 0;  // of the metric among its device's in this message
   for (auto& act : actions) {
     if (auto* a = std::get_if<apply_action>(&act)) {
-      if (last_device == nullptr || last_device->device != a->device
-          || last_device->edge_node != a->edge_node || last_device->group != a->group) {
+      if (last_device == nullptr || !same_name(last_device->device, a->device)
+          || !same_name(last_device->edge_node, a->edge_node)
+          || !same_name(last_device->group, a->group)) {
         device = map_.find_device(a->group, a->edge_node, a->device);
+        recent = nullptr;
+        if (device) {
+          recent = &recent_[device];
+          recent->resize(device->size());
+        }
+        position = 0;
         last_device = a;
       }
-      const tag_mapping* m = device ? map_.find(*device, a->metric) : nullptr;
+      const tag_mapping* m = nullptr;
+      if (device) {
+        // Edges send a device's metrics in the same order message after
+        // message: the mapping at this position last time, if it is this
+        // metric's, saves hashing the name.
+        const std::size_t i = position++;
+        if (i < recent->size() && (*recent)[i] && (*recent)[i]->metric == a->metric) {
+          m = (*recent)[i];
+        } else {
+          m = map_.find(*device, a->metric);
+          if (i < recent->size())
+            (*recent)[i] = m;
+        }
+      }
       if (!m) {
         if (is_control_metric(a->metric)) {
           ++out.control_metrics;
@@ -118,7 +159,8 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
         continue;
       }
       if (cv.outcome == converted_value::kind::unsupported) {
-        out.drops.push_back(dropped_action{a->group, a->edge_node, a->device, "unsupported_value",
+        out.drops.push_back(dropped_action{std::string{a->group}, std::string{a->edge_node},
+                                           std::string{a->device}, "unsupported_value",
                                            a->metric + ": " + cv.detail});
         continue;
       }
@@ -130,8 +172,10 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
         bb = &it->second;
       } else {
         for (auto& b : live)
-          if (b.batch.twin == m->twin)
+          if (b.batch.twin == m->twin) {
             bb = &b;
+            break;
+          }
         if (!bb) {
           live.push_back({start_batch(*a, m->twin, pipeline_version_, message_type), 0, false});
           bb = &live.back();
@@ -144,12 +188,14 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
       // online with their own DBIRTH.
       const auto& twins = on->device.empty() ? map_.node_level_twins(on->group, on->edge_node)
                                              : map_.twins_of(on->group, on->edge_node, on->device);
-      std::string reason = message_type + " " + path_of(on->group, on->edge_node, on->device);
+      std::string reason =
+        std::string{message_type} + " " + path_of(on->group, on->edge_node, on->device);
       for (const auto& t : twins)
         set_conn(t, true, reason);
     } else if (auto* off = std::get_if<offline_action>(&act)) {
       const auto& twins = map_.twins_of(off->group, off->edge_node, off->device);
-      std::string reason = message_type + " " + path_of(off->group, off->edge_node, off->device);
+      std::string reason =
+        std::string{message_type} + " " + path_of(off->group, off->edge_node, off->device);
       if (message_type == "NBIRTH" && !off->device.empty())
         reason += " (device session ended by a new NBIRTH)";
       for (const auto& t : twins)

@@ -1,8 +1,10 @@
 #include "twin/sparkplug/host_state.hpp"
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace twin::sparkplug {
 namespace {
@@ -33,10 +35,27 @@ constexpr std::array<std::pair<std::string_view, counter_ptr>, 18> counter_table
 constexpr std::string_view rebirth_metric = "Node Control/Rebirth";
 constexpr std::string_view bdseq_metric = "bdSeq";
 
+/// A metric a BIRTH declared: its name (a by_name key, whose storage
+/// survives rehashes and moves of the map) and datatype.
+struct metric_def {
+  std::string_view name;
+  data_type type = data_type::unknown;
+};
+
 /// What a BIRTH declared: metric names, aliases and datatypes.
 struct birth_defs {
   std::unordered_map<std::string, data_type> by_name;
-  std::unordered_map<std::uint64_t, std::string> by_alias;
+  // (alias, its metric) sorted by alias: edges send DATA by alias, and each
+  // metric resolves with one binary search in contiguous memory (with a
+  // device's state mostly out of cache, chasing hash nodes cost more).
+  std::vector<std::pair<std::uint64_t, metric_def>> by_alias;
+
+  const metric_def* find_alias(std::uint64_t alias) const noexcept {
+    const auto it = std::lower_bound(
+        by_alias.begin(), by_alias.end(), alias,
+        [](const std::pair<std::uint64_t, metric_def>& e, std::uint64_t a) { return e.first < a; });
+    return it != by_alias.end() && it->first == alias ? &it->second : nullptr;
+  }
 };
 
 struct device_state {
@@ -56,6 +75,42 @@ struct node_state {
   std::map<std::string, device_state, std::less<>> devices;
 };
 
+/// (group, edge node) of a node_state. Every message looks its node up with
+/// a node_key_view of its topic: a string is built only for a new node.
+struct node_key {
+  std::string group;
+  std::string edge_node;
+};
+struct node_key_view {
+  std::string_view group;
+  std::string_view edge_node;
+  node_key_view(std::string_view g, std::string_view e) noexcept : group(g), edge_node(e) {}
+  node_key_view(const node_key& k) noexcept : group(k.group), edge_node(k.edge_node) {}
+};
+struct node_key_hash {
+  using is_transparent = void;
+  std::size_t operator()(node_key_view k) const noexcept {
+    const std::hash<std::string_view> h;
+    const std::size_t seed = h(k.group);
+    return seed ^ (h(k.edge_node) + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
+  }
+};
+struct node_key_eq {
+  using is_transparent = void;
+  bool operator()(node_key_view x, node_key_view y) const noexcept {
+    return x.group == y.group && x.edge_node == y.edge_node;
+  }
+};
+using node_map = std::unordered_map<node_key, node_state, node_key_hash, node_key_eq>;
+
+/// The names of a message's source as host_state owns them (node key,
+/// device key), for its apply_actions.
+struct source_names {
+  name_view group;
+  name_view edge_node;
+  name_view device;
+};
+
 /// The bdSeq metric of an NBIRTH/NDEATH as an unsigned number.
 std::optional<std::uint64_t> find_bd_seq(const payload& p) {
   for (const auto& m : p.metrics) {
@@ -72,18 +127,25 @@ std::optional<std::uint64_t> find_bd_seq(const payload& p) {
 /// Checks BIRTH metrics (name and datatype on each, unique names and
 /// aliases) and builds the definitions; an error message otherwise.
 std::optional<std::string> build_defs(const payload& p, birth_defs& defs) {
+  std::unordered_set<std::uint64_t> aliases;
   for (std::size_t i = 0; i < p.metrics.size(); ++i) {
     const metric& m = p.metrics[i];
-    const std::string label = "BIRTH metric #" + std::to_string(i);
+    auto label = [i] { return "BIRTH metric #" + std::to_string(i); };
     if (!m.name || m.name->empty())
-      return label + " has no name";
+      return label() + " has no name";
     if (m.datatype == data_type::unknown)
-      return label + " '" + *m.name + "' has no datatype";
-    if (!defs.by_name.emplace(*m.name, m.datatype).second)
-      return label + " '" + *m.name + "' is declared twice";
-    if (m.alias && !defs.by_alias.emplace(*m.alias, *m.name).second)
-      return label + " '" + *m.name + "' reuses alias " + std::to_string(*m.alias);
+      return label() + " '" + *m.name + "' has no datatype";
+    const auto [def, fresh] = defs.by_name.emplace(*m.name, m.datatype);
+    if (!fresh)
+      return label() + " '" + *m.name + "' is declared twice";
+    if (m.alias) {
+      if (!aliases.insert(*m.alias).second)
+        return label() + " '" + *m.name + "' reuses alias " + std::to_string(*m.alias);
+      defs.by_alias.push_back({*m.alias, metric_def{def->first, def->second}});
+    }
   }
+  std::sort(defs.by_alias.begin(), defs.by_alias.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
   return std::nullopt;
 }
 
@@ -126,20 +188,32 @@ outgoing_message make_rebirth_command(std::string_view group, std::string_view e
 struct host_state::impl {
   host_options options;
   host_stats stats;
-  std::map<std::pair<std::string, std::string>, node_state, std::less<>> nodes;
+  node_map nodes;
 
   // The current message.
   struct context {
-    const topic& t;
+    const topic_view& t;
     std::uint64_t now;
     std::vector<action>& out;
   };
+
+  /// The message's edge node, created if new (so that rebirth requests for
+  /// data before any birth are rate-limited too).
+  node_map::value_type& node_of(const context& c) {
+    auto it = nodes.find(node_key_view{c.t.group, c.t.edge_node});
+    if (it == nodes.end())
+      it = nodes.emplace(node_key{std::string{c.t.group}, std::string{c.t.edge_node}},
+                         node_state{})
+             .first;
+    return *it;
+  }
 
   void drop(context& c, std::string_view reason, std::string detail) {
     for (const auto& [name, ptr] : counter_table)
       if (name == reason)
         ++(stats.*ptr);
-    c.out.push_back(dropped_action{c.t.group, c.t.edge_node, c.t.device, std::string{reason},
+    c.out.push_back(dropped_action{std::string{c.t.group}, std::string{c.t.edge_node},
+                                   std::string{c.t.device}, std::string{reason},
                                    std::move(detail)});
   }
 
@@ -151,7 +225,8 @@ struct host_state::impl {
     }
     node.last_rebirth_ms = c.now;
     ++stats.rebirths_requested;
-    c.out.push_back(rebirth_action{c.t.group, c.t.edge_node, std::string{reason}});
+    c.out.push_back(
+        rebirth_action{std::string{c.t.group}, std::string{c.t.edge_node}, std::string{reason}});
   }
 
   void drop_and_rebirth(context& c, node_state& node, std::string_view reason,
@@ -160,39 +235,48 @@ struct host_state::impl {
     request_rebirth(c, node, reason);
   }
 
-  void apply(context& c, const node_state& node, const payload& p, const std::string& name,
-             data_type type, const metric& m, metric_value value) {
+  /// Emits an apply_action; the caller counts it in metrics_applied once
+  /// the whole message is known to apply.
+  void apply(context& c, const source_names& src, const node_state& node, const payload& p,
+             metric_def def, const metric& m, metric_value value) {
     apply_action a;
-    a.group = c.t.group;
-    a.edge_node = c.t.edge_node;
-    a.device = c.t.device;
-    a.metric = name;
-    a.datatype = type;
+    a.group = src.group;
+    a.edge_node = src.edge_node;
+    a.device = src.device;
+    a.metric = def.name;
+    a.datatype = def.type;
     a.value = std::move(value);
     a.timestamp = m.timestamp ? *m.timestamp : p.timestamp ? *p.timestamp : c.now;
     a.seq = node.seq;
     a.bd_seq = node.bd_seq;
     a.is_historical = m.is_historical;
     a.is_transient = m.is_transient;
-    ++stats.metrics_applied;
-    c.out.push_back(std::move(a));
+    c.out.emplace_back(std::move(a));
   }
 
-  void apply_birth(context& c, const node_state& node, const payload& p) {
-    for (const auto& m : p.metrics)
-      apply(c, node, p, *m.name, m.datatype, m, m.value);
+  /// Applies a valid BIRTH's metrics, named as in `defs` (built from it) so
+  /// that the actions outlive the payload.
+  void apply_birth(context& c, const source_names& src, const node_state& node,
+                   const birth_defs& defs, const payload& p) {
+    c.out.reserve(c.out.size() + p.metrics.size());
+    for (const auto& m : p.metrics) {
+      const auto def = defs.by_name.find(*m.name);
+      apply(c, src, node, p, {def->first, def->second}, m, m.value);
+    }
+    stats.metrics_applied += p.metrics.size();
   }
 
   void go_offline(context& c, node_state& node, const std::string& device_name,
                   device_state& dev) {
     if (dev.online)
-      c.out.push_back(offline_action{c.t.group, c.t.edge_node, device_name, node.bd_seq});
+      c.out.push_back(offline_action{std::string{c.t.group}, std::string{c.t.edge_node},
+                                     device_name, node.bd_seq});
     dev.online = false;
     dev.born = false;
   }
 
   void on_nbirth(context& c, const payload& p) {
-    auto& node = nodes[{c.t.group, c.t.edge_node}];
+    auto& [key, node] = node_of(c);
     // Whatever happens next, the previous birth no longer describes the edge:
     // until a valid NBIRTH, its DATA is dropped as before_birth (and a rebirth
     // is asked for).
@@ -214,12 +298,12 @@ struct host_state::impl {
     node.bd_seq = *bd;
     node.seq = static_cast<std::uint8_t>(*p.seq);
     node.last_rebirth_ms.reset();
-    c.out.push_back(online_action{c.t.group, c.t.edge_node, {}, node.bd_seq});
-    apply_birth(c, node, p);
+    c.out.push_back(online_action{key.group, key.edge_node, {}, node.bd_seq});
+    apply_birth(c, {key.group, key.edge_node, {}}, node, node.defs, p);
   }
 
   void on_ndeath(context& c, const payload& p) {
-    const auto it = nodes.find(std::pair{c.t.group, c.t.edge_node});
+    const auto it = nodes.find(node_key_view{c.t.group, c.t.edge_node});
     if (it == nodes.end())
       return drop(c, "unknown_node", "NDEATH of an edge node never born");
     node_state& node = it->second;
@@ -233,60 +317,55 @@ struct host_state::impl {
                            ? " is not the current bdSeq " + std::to_string(node.bd_seq)
                            : std::string{" for an edge node that is not online"}));
     node.online = node.born = false;
-    c.out.push_back(offline_action{c.t.group, c.t.edge_node, {}, node.bd_seq});
+    c.out.push_back(offline_action{it->first.group, it->first.edge_node, {}, node.bd_seq});
     for (auto& [name, dev] : node.devices)
       go_offline(c, node, name, dev);
   }
 
-  /// Resolves DATA metrics against `defs`: (name, datatype, value) each, or
-  /// drops the whole message (and asks for a rebirth).
-  bool resolve(context& c, node_state& node, const birth_defs& defs, const payload& p,
-               std::vector<std::tuple<const std::string*, data_type, metric_value>>& out) {
-    out.reserve(p.metrics.size());
+  /// Applies DATA metrics resolved against `defs` (name, datatype, value),
+  /// all or none: at the first metric that does not resolve the whole
+  /// message is dropped (and a rebirth asked for).
+  void apply_data(context& c, const source_names& src, node_state& node, const birth_defs& defs,
+                  const payload& p) {
+    const std::size_t first = c.out.size();
+    c.out.reserve(first + p.metrics.size());
+    auto reject = [&](std::string_view reason, std::string detail) {
+      c.out.erase(c.out.begin() + static_cast<std::ptrdiff_t>(first), c.out.end());
+      drop_and_rebirth(c, node, reason, std::move(detail));
+    };
     for (std::size_t i = 0; i < p.metrics.size(); ++i) {
       const metric& m = p.metrics[i];
-      const std::string* name = nullptr;
+      metric_def def;
       if (m.alias) {
-        const auto a = defs.by_alias.find(*m.alias);
-        if (a == defs.by_alias.end()) {
-          drop_and_rebirth(c, node, "unknown_alias",
-                           "metric #" + std::to_string(i) + ": alias " +
-                               std::to_string(*m.alias) + " is not in the BIRTH");
-          return false;
-        }
-        name = &a->second;
+        const auto* a = defs.find_alias(*m.alias);
+        if (!a)
+          return reject("unknown_alias", "metric #" + std::to_string(i) + ": alias " +
+                                             std::to_string(*m.alias) + " is not in the BIRTH");
+        def = *a;
       } else if (m.name) {
-        name = m.name.operator->();
+        const auto d = defs.by_name.find(*m.name);
+        if (d == defs.by_name.end())
+          return reject("unknown_metric", "metric '" + *m.name + "' is not in the BIRTH");
+        def = {d->first, d->second};
       } else {
-        drop_and_rebirth(c, node, "unknown_metric",
-                         "metric #" + std::to_string(i) + " has neither name nor alias");
-        return false;
+        return reject("unknown_metric",
+                      "metric #" + std::to_string(i) + " has neither name nor alias");
       }
-      const auto d = defs.by_name.find(*name);
-      if (d == defs.by_name.end()) {
-        drop_and_rebirth(c, node, "unknown_metric",
-                         "metric '" + *name + "' is not in the BIRTH");
-        return false;
-      }
-      if (m.datatype != data_type::unknown && m.datatype != d->second) {
-        drop_and_rebirth(c, node, "type_mismatch",
-                         "metric '" + *name + "' is " + to_string(m.datatype) +
-                             " but was born " + to_string(d->second));
-        return false;
-      }
-      auto v = coerce(m.value, d->second);
-      if (!v) {
-        drop_and_rebirth(c, node, "type_mismatch",
-                         "metric '" + *name + "': " + v.error().message);
-        return false;
-      }
-      out.emplace_back(&d->first, d->second, std::move(*v));
+      if (m.datatype != data_type::unknown && m.datatype != def.type)
+        return reject("type_mismatch", "metric '" + std::string{def.name} + "' is " +
+                                           to_string(m.datatype) + " but was born " +
+                                           to_string(def.type));
+      auto v = coerce(m.value, def.type);
+      if (!v)
+        return reject("type_mismatch",
+                      "metric '" + std::string{def.name} + "': " + v.error().message);
+      apply(c, src, node, p, def, m, std::move(*v));
     }
-    return true;
+    stats.metrics_applied += p.metrics.size();
   }
 
   void on_sequenced(context& c, const payload& p) {
-    auto& node = nodes[{c.t.group, c.t.edge_node}];
+    auto& [key, node] = node_of(c);
     if (!node.born)
       return drop_and_rebirth(c, node, "before_birth",
                               std::string{to_string(c.t.type)} + " before the NBIRTH");
@@ -302,37 +381,24 @@ struct host_state::impl {
                                   std::to_string(expected_seq));
 
     switch (c.t.type) {
-    case message_type::ndata: {
-      std::vector<std::tuple<const std::string*, data_type, metric_value>> resolved;
-      if (!resolve(c, node, node.defs, p, resolved))
-        return;
-      for (std::size_t i = 0; i < resolved.size(); ++i)
-        apply(c, node, p, *std::get<0>(resolved[i]), std::get<1>(resolved[i]), p.metrics[i],
-              std::move(std::get<2>(resolved[i])));
-      return;
-    }
+    case message_type::ndata:
+      return apply_data(c, {key.group, key.edge_node, {}}, node, node.defs, p);
     case message_type::dbirth: {
       birth_defs defs;
       if (auto why = build_defs(p, defs))
         return drop_and_rebirth(c, node, "bad_birth", *why);
-      auto& dev = node.devices[c.t.device];
+      auto& [name, dev] = *node.devices.try_emplace(std::string{c.t.device}).first;
       dev.defs = std::move(defs);
       dev.born = dev.online = true;
-      c.out.push_back(online_action{c.t.group, c.t.edge_node, c.t.device, node.bd_seq});
-      apply_birth(c, node, p);
+      c.out.push_back(online_action{key.group, key.edge_node, name, node.bd_seq});
+      apply_birth(c, {key.group, key.edge_node, name}, node, dev.defs, p);
       return;
     }
     case message_type::ddata: {
       const auto d = node.devices.find(c.t.device);
       if (d == node.devices.end() || !d->second.born)
         return drop_and_rebirth(c, node, "before_birth", "DDATA before the DBIRTH");
-      std::vector<std::tuple<const std::string*, data_type, metric_value>> resolved;
-      if (!resolve(c, node, d->second.defs, p, resolved))
-        return;
-      for (std::size_t i = 0; i < resolved.size(); ++i)
-        apply(c, node, p, *std::get<0>(resolved[i]), std::get<1>(resolved[i]), p.metrics[i],
-              std::move(std::get<2>(resolved[i])));
-      return;
+      return apply_data(c, {key.group, key.edge_node, d->first}, node, d->second.defs, p);
     }
     case message_type::ddeath: {
       const auto d = node.devices.find(c.t.device);
@@ -362,9 +428,9 @@ std::vector<action> host_state::handle(std::string_view mqtt_topic,
   std::vector<action> out;
   ++impl_->stats.messages;
 
-  auto t = parse_topic(mqtt_topic);
+  auto t = parse_topic_view(mqtt_topic);
   if (!t) {
-    topic none;
+    topic_view none;
     impl::context c{none, now_ms, out};
     impl_->drop(c, "bad_topic", t.error().message);
     return out;
@@ -396,7 +462,7 @@ std::vector<action> host_state::handle(std::string_view mqtt_topic,
 
 bool host_state::is_online(std::string_view group, std::string_view edge_node,
                            std::string_view device) const {
-  const auto it = impl_->nodes.find(std::pair{std::string{group}, std::string{edge_node}});
+  const auto it = impl_->nodes.find(node_key_view{group, edge_node});
   if (it == impl_->nodes.end())
     return false;
   if (device.empty())
@@ -407,7 +473,7 @@ bool host_state::is_online(std::string_view group, std::string_view edge_node,
 
 std::optional<std::uint64_t> host_state::bd_seq(std::string_view group,
                                                 std::string_view edge_node) const {
-  const auto it = impl_->nodes.find(std::pair{std::string{group}, std::string{edge_node}});
+  const auto it = impl_->nodes.find(node_key_view{group, edge_node});
   if (it == impl_->nodes.end() || !it->second.has_bd_seq)
     return std::nullopt;
   return it->second.bd_seq;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstddef>
 #include <limits>
 
 #include "sparkplug_b.pb.h"
@@ -192,7 +193,14 @@ twin::expected<payload> decode_payload(std::span<const std::uint8_t> data,
     return bad("payload of " + std::to_string(data.size()) + " bytes exceeds the limit of " +
                std::to_string(limit) + " bytes");
 
-  pb::Payload in;
+  // The parsed message lives in an arena that starts on the stack: a DATA
+  // message then costs no allocation and no destructor per metric.
+  alignas(std::max_align_t) char first_block[4096];
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.initial_block = first_block;
+  arena_options.initial_block_size = sizeof first_block;
+  google::protobuf::Arena arena{arena_options};
+  pb::Payload& in = *google::protobuf::Arena::CreateMessage<pb::Payload>(&arena);
   if (!in.ParseFromArray(data.data(), static_cast<int>(data.size())))
     return bad("payload of " + std::to_string(data.size()) +
                " bytes is not a valid Sparkplug B protobuf (malformed or truncated)");
@@ -248,10 +256,16 @@ twin::expected<payload> decode_payload(std::span<const std::uint8_t> data,
         return bad(metric_label(pm, i) + ": has no value and is not marked is_null");
       }
     }
-    auto value = coerce(raw, m.datatype);
-    if (!value)
-      return bad(metric_label(pm, i) + ": " + value.error().message);
-    m.value = std::move(*value);
+    if (m.datatype == data_type::unknown) {
+      // DATA metrics mostly come without a datatype: the raw value stands as
+      // it is (coerce would return a copy of it).
+      m.value = std::move(raw);
+    } else {
+      auto value = coerce(raw, m.datatype);
+      if (!value)
+        return bad(metric_label(pm, i) + ": " + value.error().message);
+      m.value = std::move(*value);
+    }
     out.metrics.push_back(std::move(m));
   }
   return out;

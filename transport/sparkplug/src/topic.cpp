@@ -1,7 +1,6 @@
 #include "twin/sparkplug/topic.hpp"
 
 #include <array>
-#include <vector>
 
 namespace twin::sparkplug {
 namespace {
@@ -24,16 +23,24 @@ twin::error bad_topic(std::string_view topic, std::string why) {
                     "sparkplug.topic");
 }
 
-std::vector<std::string_view> split(std::string_view s) {
-  std::vector<std::string_view> parts;
+/// The first levels of a topic (as many as a valid one has) and how many
+/// levels there are in all: parsing must not allocate, it runs per message.
+struct levels {
+  std::array<std::string_view, 5> part;
+  std::size_t count = 0;
+};
+
+levels split(std::string_view s) {
+  levels l;
   std::size_t start = 0;
   while (true) {
     const auto slash = s.find('/', start);
-    if (slash == std::string_view::npos) {
-      parts.push_back(s.substr(start));
-      return parts;
-    }
-    parts.push_back(s.substr(start, slash - start));
+    const auto end = slash == std::string_view::npos ? s.size() : slash;
+    if (l.count < l.part.size())
+      l.part[l.count] = s.substr(start, end - start);
+    ++l.count;
+    if (slash == std::string_view::npos)
+      return l;
     start = slash + 1;
   }
 }
@@ -42,7 +49,9 @@ std::vector<std::string_view> split(std::string_view s) {
 std::string check_id(std::string_view what, std::string_view id) {
   if (id.empty())
     return std::string{what} + " is empty";
-  if (id.find_first_of("+#") != std::string_view::npos)
+  // Two memchr scans: find_first_of calls one per character of `id`, and
+  // every message's topic is checked.
+  if (id.find('+') != std::string_view::npos || id.find('#') != std::string_view::npos)
     return std::string{what} + " contains an MQTT wildcard";
   return {};
 }
@@ -68,16 +77,17 @@ bool is_device_message(message_type t) noexcept {
          t == message_type::dcmd;
 }
 
-twin::expected<topic> parse_topic(std::string_view mqtt_topic) {
-  const auto parts = split(mqtt_topic);
+twin::expected<topic_view> parse_topic_view(std::string_view mqtt_topic) {
+  const auto l = split(mqtt_topic);
+  const auto& parts = l.part;
   if (parts[0] != namespace_b)
     return bad_topic(mqtt_topic, "namespace is not " + std::string{namespace_b});
-  if (parts.size() < 3)
+  if (l.count < 3)
     return bad_topic(mqtt_topic, "too few levels");
 
-  topic t;
+  topic_view t;
   if (parts[1] == "STATE") {  // spBv1.0/STATE/<host_id>
-    if (parts.size() != 3)
+    if (l.count != 3)
       return bad_topic(mqtt_topic, "STATE takes exactly one host id");
     if (auto why = check_id("host id", parts[2]); !why.empty())
       return bad_topic(mqtt_topic, why);
@@ -90,10 +100,10 @@ twin::expected<topic> parse_topic(std::string_view mqtt_topic) {
   if (!type || *type == message_type::state)
     return bad_topic(mqtt_topic, "unknown message type '" + std::string{parts[2]} + "'");
   const std::size_t want = is_device_message(*type) ? 5 : 4;
-  if (parts.size() != want)
+  if (l.count != want)
     return bad_topic(mqtt_topic, std::string{to_string(*type)} + " takes " +
                                      std::to_string(want) + " levels, got " +
-                                     std::to_string(parts.size()));
+                                     std::to_string(l.count));
   if (auto why = check_id("group id", parts[1]); !why.empty())
     return bad_topic(mqtt_topic, why);
   if (auto why = check_id("edge node id", parts[3]); !why.empty())
@@ -107,6 +117,19 @@ twin::expected<topic> parse_topic(std::string_view mqtt_topic) {
   t.edge_node = parts[3];
   if (want == 5)
     t.device = parts[4];
+  return t;
+}
+
+twin::expected<topic> parse_topic(std::string_view mqtt_topic) {
+  auto v = parse_topic_view(mqtt_topic);
+  if (!v)
+    return std::move(v).error();
+  topic t;
+  t.type = v->type;
+  t.group = v->group;
+  t.edge_node = v->edge_node;
+  t.device = v->device;
+  t.host_id = v->host_id;
   return t;
 }
 

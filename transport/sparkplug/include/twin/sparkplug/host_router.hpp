@@ -62,6 +62,11 @@ private:
   const tag_map& map_;
   std::string pipeline_version_;
   std::unordered_map<std::string, bool> online_;
+  // Per device of the map, the mapping found at each metric position of its
+  // last message (nullptr: none), for as many positions as the device has
+  // mappings. A position's mapping serves only a metric of its name, so the
+  // cache is never stale (and depends on the immutable map alone).
+  std::unordered_map<const tag_map::device_metrics*, std::vector<const tag_mapping*>> recent_;
 };
 
 } // namespace twin::sparkplug

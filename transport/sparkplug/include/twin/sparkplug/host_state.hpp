@@ -18,12 +18,37 @@
 
 namespace twin::sparkplug {
 
-/// A resolved metric value from an NBIRTH/DBIRTH/NDATA/DDATA.
+/// A name in an apply_action: a view of a string host_state owns, so that a
+/// message of n metrics does not copy its group, edge node, device and
+/// metric names n times. Reads like a std::string_view; `+` with a string
+/// gives a std::string (as when the names were std::string).
+struct name_view : std::string_view {
+  using std::string_view::string_view;
+  constexpr name_view(std::string_view s) noexcept : std::string_view(s) {}
+  name_view(const std::string& s) noexcept : std::string_view(s) {}
+  name_view(std::string&&) = delete;  // would dangle
+
+  friend std::string operator+(name_view a, std::string_view b) {
+    std::string s;
+    s.reserve(a.size() + b.size());
+    s.append(a).append(b);
+    return s;
+  }
+  friend std::string operator+(std::string a, name_view b) {
+    a.append(b);
+    return a;
+  }
+};
+
+/// A resolved metric value from an NBIRTH/DBIRTH/NDATA/DDATA. Its names
+/// point into the host_state that returned it: they are valid until the
+/// next handle() on that host_state (a BIRTH replaces the metric names it
+/// declares) or its destruction; copy them to keep them longer.
 struct apply_action {
-  std::string group;
-  std::string edge_node;
-  std::string device;           ///< empty for node metrics
-  std::string metric;           ///< the name from the BIRTH (aliases resolved)
+  name_view group;
+  name_view edge_node;
+  name_view device;             ///< empty for node metrics
+  name_view metric;             ///< the name from the BIRTH (aliases resolved)
   data_type datatype = data_type::unknown;
   metric_value value;
   std::uint64_t timestamp = 0;  ///< metric timestamp, else payload's, else now

@@ -96,6 +96,10 @@ public:
   /// router resolves the device once per message, then each metric with
   /// one string hash instead of four.
   class device_metrics {
+  public:
+    /// How many metrics are mapped under the device.
+    std::size_t size() const noexcept { return by_name_.size(); }
+
   private:
     friend class tag_map;
     struct name_hash {

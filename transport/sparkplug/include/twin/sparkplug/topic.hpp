@@ -34,10 +34,23 @@ struct topic {
   friend bool operator==(const topic&, const topic&) = default;
 };
 
+/// A topic whose ids point into the MQTT topic string it was parsed from
+/// (valid as long as that string is): the host parses every message's topic
+/// with it, and copies an id only when it keeps one.
+struct topic_view {
+  message_type type = message_type::ndata;
+  std::string_view group;
+  std::string_view edge_node;
+  std::string_view device;
+  std::string_view host_id;
+};
+
 /// Parses an MQTT topic. Anything that is not a well-formed Sparkplug B
 /// topic (other namespace, unknown message type, wrong number of levels,
 /// empty id, or an MQTT wildcard '+'/'#' in an id) is errc::bad_request.
 twin::expected<topic> parse_topic(std::string_view mqtt_topic);
+/// As parse_topic (same checks, same errors), without copying the ids.
+twin::expected<topic_view> parse_topic_view(std::string_view mqtt_topic);
 
 /// The MQTT topic of `t` (the inverse of parse_topic for valid topics).
 std::string to_mqtt_topic(const topic& t);

@@ -37,11 +37,18 @@ struct pending_reply {
 /// The write pipeline of a twin: allocated only while the twin has work
 /// queued or in flight, so an idle hot twin does not carry it (memory per
 /// twin is a product figure, see bench/bench_memory.cpp).
+/// An event for the change stream: its JSON form and its type (which names
+/// the CloudEvent).
+struct change_event {
+  core::event_type type;
+  json body;
+};
+
 struct pipeline {
   std::vector<pending_reply> flight_replies;
-  std::vector<json> flight_events;
+  std::vector<change_event> flight_events;
   std::vector<pending_reply> queued_replies;
-  std::vector<json> queued_events;
+  std::vector<change_event> queued_events;
   persistence::twin_write queued_write;
   std::vector<json> queued_audit;
 
@@ -394,17 +401,16 @@ void flush(twin_ptr self) {
 }
 
 void publish_events(node_context& ctx, const core::twin_state& st,
-                    std::vector<json>& events) {
+                    std::vector<change_event>& events) {
   const auto& twin = st.id;
-  for (auto& e : events) {
-    auto type = "twin." + e.at("type").get<std::string>();
-    if (type == "twin.twin_created")
-      type = "twin.created";
+  for (auto& [t, e] : events) {
+    const auto type = cloud_type(t);
     auto id = twin + "-" + std::to_string(e.at("revision").get<std::uint64_t>());
     auto time = e.at("time").get<std::string>();
     const transport::change_kind kind{type, twin, has_behaviours(st)};
-    ctx.bus->publish(transport::make_cloud_event(
-                       id, type, ctx.source_prefix + twin, twin, time, std::move(e)),
+    ctx.bus->publish(transport::make_cloud_event(id, std::string{type},
+                                                 ctx.source_prefix + twin, twin, time,
+                                                 std::move(e)),
                      kind);
   }
   events.clear();
@@ -462,7 +468,7 @@ void handle_command(twin_ptr self, twin_command& msg) {
     // The JSON form only for the change stream, and only when a subscriber
     // wants this change.
     if (s.ctx->bus->wants(change_of(s.st, e.type)))
-      s.p().queued_events.push_back(core::to_json(e));
+      s.p().queued_events.push_back({e.type, core::to_json(e)});
   }
   if (index_changed)
     s.p().queued_write.index_entry = index_entry(s.st);

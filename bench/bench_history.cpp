@@ -16,13 +16,19 @@
 // Usage: bench_history [--samples N] [--twins T] [--series S]
 //                      [--twins-per-request K] [--threads P] [--window W]
 //                      [--batch B] [--sync 0|1] [--event-bytes E]
-//                      [--rounds R] [--dir /tmp]
+//                      [--rounds R] [--replay-samples N] [--dir /tmp]
 //
 // --event-bytes E > 0 adds one journal event of E bytes to every twin write
 // of the store run (the whole ingest path: journal + history); the raw
 // baseline stays samples only.
 //
 // Runs raw and store alternately R times and reports the medians.
+//
+// First (unless --replay-samples 0): the replay bound. A child process
+// writes --replay-samples samples (default 4,000,000, the default
+// history_checkpoint_samples) with no checkpoint and exits without closing
+// (a crash after the last acknowledgement); the parent times store::open,
+// which replays them, and checks that every sample is back.
 
 #include <algorithm>
 #include <atomic>
@@ -35,6 +41,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
@@ -59,6 +68,7 @@ struct config {
   bool sync = true;
   std::size_t event_bytes = 0;
   int rounds = 3;
+  std::size_t replay_samples = 4'000'000;
   std::string dir = "/tmp";
 };
 
@@ -68,7 +78,8 @@ config parse_args(int argc, char** argv) {
                 {{"--samples", &c.samples}, {"--twins", &c.twins}, {"--series", &c.series},
                  {"--twins-per-request", &c.twins_per_request}, {"--threads", &c.threads},
                  {"--window", &c.window}, {"--batch", &c.batch}, {"--sync", &c.sync},
-                 {"--event-bytes", &c.event_bytes}, {"--rounds", &c.rounds}, {"--dir", &c.dir}});
+                 {"--event-bytes", &c.event_bytes}, {"--rounds", &c.rounds},
+                 {"--replay-samples", &c.replay_samples}, {"--dir", &c.dir}});
   c.twins = std::max(c.twins, 1);
   c.series = std::max(c.series, 1);
   c.threads = std::clamp(c.threads, 1, c.twins);
@@ -150,13 +161,20 @@ struct store_figures {
   std::uint64_t commits = 0, checkpoints = 0;
 };
 
-store_figures run_store(const config& c) {
+/// `crash`: no checkpoint while writing, and the process exits right after
+/// the last acknowledgement, without closing the store (in `dir`).
+store_figures run_store(const config& c, bool crash = false, std::string dir = {}) {
   using namespace twin::persistence;
-  auto dir = make_dir(c.dir, "bench-history-store");
+  if (dir.empty())
+    dir = make_dir(c.dir, "bench-history-store");
   store_options opts;
   opts.path = dir;
   opts.sync = c.sync;
   opts.clock = [] { return t0; };
+  if (crash) {
+    opts.history_checkpoint_samples = UINT64_MAX;
+    opts.history_checkpoint_interval = std::chrono::milliseconds{0};
+  }
   auto opened = store::open(opts);
   auto& st = *value_or_exit(opened, "store open");
   std::vector<std::string> series;
@@ -204,6 +222,10 @@ store_figures run_store(const config& c) {
   }
   for (auto& w : workers)
     w.join();
+  if (crash) {
+    std::fflush(stdout);
+    std::_Exit(failed.load() == 0 ? 0 : 1);
+  }
   auto secs = seconds_since(start);
   store_figures f;
   f.rate = static_cast<double>(rounds * c.twins * c.series) / secs;
@@ -225,6 +247,50 @@ store_figures run_store(const config& c) {
   return f;
 }
 
+/// Before any other RocksDB use (the child of a fork has none of the
+/// parent's threads).
+void run_replay(const config& base) {
+  using namespace twin::persistence;
+  config c = base;
+  c.samples = base.replay_samples;
+  const auto dir = make_dir(c.dir, "bench-history-replay");
+  const auto pid = ::fork();
+  if (pid < 0) {
+    std::perror("fork");
+    std::exit(1);
+  }
+  if (pid == 0)
+    run_store(c, true, dir); // does not return
+  int wstatus = 0;
+  if (::waitpid(pid, &wstatus, 0) != pid || !WIFEXITED(wstatus)
+      || WEXITSTATUS(wstatus) != 0) {
+    std::fprintf(stderr, "replay: the writing child failed (status %d)\n", wstatus);
+    std::exit(1);
+  }
+  store_options opts;
+  opts.path = dir;
+  opts.sync = c.sync;
+  opts.clock = [] { return t0; };
+  const auto start = clock_type::now();
+  auto opened = store::open(opts);
+  const auto secs = seconds_since(start);
+  auto& st = *value_or_exit(opened, "store open after the crash");
+  const auto rounds = fleet_rounds(c);
+  auto h = st.history({twin_name(c.twins - 1), series_name(0), INT64_MIN, INT64_MAX,
+                       history_tier::raw, 1'000'000});
+  if (!h || h->raw.size() != rounds) {
+    std::fprintf(stderr, "replay: history has %zu samples, expected %llu\n",
+                 h ? h->raw.size() : 0, static_cast<unsigned long long>(rounds));
+    std::exit(1);
+  }
+  std::printf("  open after a crash with %llu samples pending (no checkpoint): %.2f s "
+              "(%.0f samples/s replayed, WAL recovery included)\n",
+              static_cast<unsigned long long>(rounds * c.twins * c.series), secs,
+              static_cast<double>(rounds * c.twins * c.series) / secs);
+  opened->reset();
+  std::filesystem::remove_all(dir);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -235,6 +301,9 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(fleet_rounds(c)),
               static_cast<unsigned long long>(fleet_rounds(c) * c.twins * c.series),
               c.sync ? 1 : 0, c.event_bytes, c.rounds);
+  std::fflush(stdout);
+  if (c.replay_samples > 0)
+    run_replay(c);
   std::vector<double> raw, hist;
   for (int r = 0; r < c.rounds; ++r) {
     raw.push_back(run_raw(c));

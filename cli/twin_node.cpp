@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-sync", no_sync,
                "Do not fsync group commits (faster, loses the last writes on "
                "power loss; never in production)");
-  std::string history_checkpoint = "1s";
+  std::string history_checkpoint = "5s";
   app.add_option("--history-checkpoint", history_checkpoint,
                  "Store open history chunks and free idle series this often (e.g. 500ms, 2s)")
     ->capture_default_str();

@@ -501,6 +501,13 @@ status history::checkpoint(const rocksdb::WriteOptions& wo) {
       for (auto& [name, s] : ts.series) {
         if (!s.dirty)
           continue;
+        // An open chunk of a fair size is sealed now rather than rewritten
+        // at every checkpoint until it is full: with many slow series each
+        // checkpoint would otherwise write ~half a chunk per series again.
+        for (auto* b : {&s.open, &s.late})
+          if (b->active && b->enc.count() > 0
+              && b->enc.count() >= options_.history_checkpoint_seal_samples)
+            seal(s, *b);
         auto put_chunk = [&](std::int64_t window, std::uint64_t seq, auto&& fill) {
           if (window + raw_window_ms <= sat_sub(cutoff, r.raw_ms))
             return; // expired already: compaction would drop it anyway

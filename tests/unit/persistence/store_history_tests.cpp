@@ -8,6 +8,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <map>
 #include <random>
@@ -252,6 +253,69 @@ BOOST_AUTO_TEST_CASE(idle_series_leave_memory_at_a_checkpoint_and_stay_queryable
                                                   {"pump/d", 1},
                                                   {"pump/e", 1},
                                                   {"valve/x", 1}}));
+  s = open_with(opts);
+  check();
+}
+
+// A checkpoint seals an open chunk that holds history_checkpoint_seal_samples
+// or more (written once; the next sample starts a second chunk in the same
+// window) and writes a smaller one open, overwriting it at the next.
+BOOST_AUTO_TEST_CASE(a_checkpoint_seals_open_chunks_of_a_fair_size) {
+  temp_dir dir;
+  store_options opts;
+  opts.path = dir.path;
+  opts.clock = [] { return t0 + day; };
+  opts.history_checkpoint_interval = std::chrono::milliseconds{0}; // only ours
+  opts.history_checkpoint_seal_samples = 10;
+  std::map<std::string, std::vector<std::pair<std::int64_t, double>>> want;
+  std::int64_t t = t0;
+  auto s = open_with(opts);
+  auto put = [&](int big, int small) {
+    for (int i = 0; i < std::max(big, small); ++i) {
+      t += 100;
+      std::vector<sample> smp;
+      if (i < big)
+        smp.push_back(num("big", t, i * 1.5));
+      if (i < small)
+        smp.push_back(num("small", t, -i * 0.5));
+      for (auto& x : smp)
+        want[x.series].emplace_back(t, std::get<double>(x.value));
+      require_ok(s->write(samples_request("t", std::move(smp))));
+    }
+  };
+  auto check = [&] {
+    for (auto& [series, points] : want) {
+      BOOST_TEST((numbers(query(*s, "t", series, history_tier::raw)) == points), series);
+      check_rollups_match_raw(*s, "t", series);
+    }
+  };
+  put(15, 3);
+  require_ok(s->compact_history()); // big: 15 sealed; small: 3 written open
+  check();
+  put(5, 4);
+  require_ok(s->compact_history()); // big: a second chunk of 5, open; small: 7 open
+  check();
+  put(0, 4);
+  require_ok(s->compact_history()); // small reaches 11: sealed under its first key
+  check();
+  s.reset();
+  std::map<std::string, std::vector<std::uint32_t>> chunks; // series -> sample counts
+  {
+    raw_db raw{dir.path};
+    std::unique_ptr<rocksdb::Iterator> it{raw.db->NewIterator({}, raw.cf("history"))};
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto k = it->key().ToString();
+      if (k[0] != 'r')
+        continue;
+      auto series = k.substr(k.find('\0') + 1);
+      series = series.substr(0, series.find('\0'));
+      std::uint32_t count = 0;
+      std::memcpy(&count, it->value().data() + 1, 4); // header: u8 kind, u32le count
+      chunks[series].push_back(count);
+    }
+  }
+  BOOST_TEST((chunks["big"] == std::vector<std::uint32_t>{15, 5}));
+  BOOST_TEST((chunks["small"] == std::vector<std::uint32_t>{11}));
   s = open_with(opts);
   check();
 }

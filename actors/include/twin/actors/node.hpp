@@ -52,7 +52,7 @@ struct node_options {
   persistence::retention_policy history_retention;
   /// History checkpoint period (see persistence::store_options); 0: only by
   /// sample count and at close.
-  std::chrono::milliseconds history_checkpoint_interval{1000};
+  std::chrono::milliseconds history_checkpoint_interval{5000};
   /// Now in ms since the epoch for history retention and queries (tests
   /// inject it); empty: the system clock.
   std::function<std::int64_t()> clock;

@@ -74,13 +74,22 @@ struct store_options {
   std::uint32_t history_chunk_samples = 1024;
   /// History checkpoint: after this many samples since the last one, the
   /// writer stores every open chunk and rollup bucket and deletes the
-  /// pending-sample records they cover (default 1,000,000). Bounds the
-  /// replay at open and the memory held by sealed-but-unwritten chunks.
-  std::uint64_t history_checkpoint_samples = 1'000'000;
+  /// pending-sample records they cover (default 4,000,000). Bounds the
+  /// replay at open (bench_history measures it) and the memory held by
+  /// sealed-but-unwritten chunks (a few bytes per sample).
+  std::uint64_t history_checkpoint_samples = 4'000'000;
   /// Also checkpoint this often (0: only by sample count and at close).
   /// Series idle for a whole interval leave memory at the next one, so the
-  /// history's memory follows the active series. Default 2 s.
-  std::chrono::milliseconds history_checkpoint_interval{1000};
+  /// history's memory follows the active series. Default 5 s: a checkpoint
+  /// writes every series touched since the last one, so its cost follows
+  /// series x checkpoints, not samples (see docs/adr/0013).
+  std::chrono::milliseconds history_checkpoint_interval{5000};
+  /// At a checkpoint, an open chunk holding at least this many samples is
+  /// sealed (written once under its final key, and the next sample starts a
+  /// new chunk in the same window) instead of being written now and again
+  /// at every later checkpoint until it is full. Smaller ones are written
+  /// open and overwritten. Default 128 (0 or 1: seal every open chunk).
+  std::uint32_t history_checkpoint_seal_samples = 128;
   /// Also checkpoint (at most every 200 ms) while more series than this are
   /// held in memory and at least half of that many are idle: a burst of new
   /// series (e.g. a fleet being created) leaves memory at the next

@@ -25,7 +25,7 @@
 // Runs raw and store alternately R times and reports the medians.
 //
 // First (unless --replay-samples 0): the replay bound. A child process
-// writes --replay-samples samples (default 4,000,000, the default
+// writes --replay-samples samples (default 2,000,000, the default
 // history_checkpoint_samples) with no checkpoint and exits without closing
 // (a crash after the last acknowledgement); the parent times store::open,
 // which replays them, and checks that every sample is back.
@@ -68,7 +68,7 @@ struct config {
   bool sync = true;
   std::size_t event_bytes = 0;
   int rounds = 3;
-  std::size_t replay_samples = 4'000'000;
+  std::size_t replay_samples = 2'000'000;
   std::string dir = "/tmp";
 };
 

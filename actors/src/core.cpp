@@ -722,14 +722,30 @@ decision decide_ingest(const twin_state& s, const command& cmd, In& in,
     if (!st)
       return reject(rebase_path(st.error(), name, "/values/" + name));
   }
+  // Properties and telemetry go to their own objects. A device feed
+  // usually sends one kind only: then the whole object moves (or is
+  // copied) at once, without an insertion per value.
+  std::size_t properties = 0;
   for (auto it = in.values.begin(); it != in.values.end(); ++it) {
     const auto* c = models.itf->find(it.key());
-    auto& into = c != nullptr && c->kind == model::content_kind::property ? e.properties
-                                                                           : e.telemetry;
+    properties += c != nullptr && c->kind == model::content_kind::property ? 1 : 0;
+  }
+  if (properties == 0 || properties == in.values.size()) {
+    auto& into = properties == 0 ? e.telemetry : e.properties;
     if constexpr (consume)
-      into[it.key()] = std::move(it.value());
+      into = std::move(in.values);
     else
-      into[it.key()] = it.value();
+      into = in.values;
+  } else {
+    for (auto it = in.values.begin(); it != in.values.end(); ++it) {
+      const auto* c = models.itf->find(it.key());
+      auto& into = c != nullptr && c->kind == model::content_kind::property ? e.properties
+                                                                             : e.telemetry;
+      if constexpr (consume)
+        into[it.key()] = std::move(it.value());
+      else
+        into[it.key()] = it.value();
+    }
   }
   e.source = make_lineage(s, cmd, in.source_kind.empty() ? "sensor" : in.source_kind,
                           source, in.source_time.value_or(cmd.now),

@@ -166,6 +166,11 @@ cf_options(std::size_t idx, const std::shared_ptr<rocksdb::Cache>& cache,
     // scans for queries. Retention is a compaction filter.
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     opts.compaction_filter_factory = retention;
+    // Room for the pending records of a whole checkpoint period (about 30
+    // bytes per sample, history_checkpoint_samples 2M): the checkpoint's
+    // range delete then drops them in the memtable, at flush, instead of
+    // their going to L0 and waiting for a compaction.
+    opts.write_buffer_size = 128u << 20;
   } else if (idx == cf_twins || idx == cf_snapshots) {
     // point lookups by twin id (get_index, load_snapshot on rehydration)
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));

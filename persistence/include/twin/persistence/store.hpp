@@ -74,10 +74,10 @@ struct store_options {
   std::uint32_t history_chunk_samples = 1024;
   /// History checkpoint: after this many samples since the last one, the
   /// writer stores every open chunk and rollup bucket and deletes the
-  /// pending-sample records they cover (default 4,000,000). Bounds the
+  /// pending-sample records they cover (default 2,000,000). Bounds the
   /// replay at open (bench_history measures it) and the memory held by
   /// sealed-but-unwritten chunks (a few bytes per sample).
-  std::uint64_t history_checkpoint_samples = 4'000'000;
+  std::uint64_t history_checkpoint_samples = 2'000'000;
   /// Also checkpoint this often (0: only by sample count and at close).
   /// Series idle for a whole interval leave memory at the next one, so the
   /// history's memory follows the active series. Default 5 s: a checkpoint

@@ -1,6 +1,8 @@
 #include "twin/sparkplug/host_router.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <map>
 #include <optional>
 
@@ -21,10 +23,33 @@ std::string path_of(std::string_view group, std::string_view edge, std::string_v
   return s;
 }
 
+/// a == b, inline for the short ids and metric names of a feed: 8 bytes at
+/// a time, no call to memcmp (whose call was most of these compares' cost
+/// in a profile; the equal case, the usual one, reads every byte anyway).
+bool equal_bytes(std::string_view a, std::string_view b) noexcept {
+  const auto n = a.size();
+  if (n != b.size())
+    return false;
+  if (n > 64)
+    return a == b;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y)
+      return false;
+  }
+  for (; i < n; ++i)
+    if (a[i] != b[i])
+      return false;
+  return true;
+}
+
 /// Whether two names of the same message are equal: those host_state
 /// returns share their storage, so equal names are mostly the same view.
 bool same_name(std::string_view x, std::string_view y) noexcept {
-  return (x.data() == y.data() && x.size() == y.size()) || x == y;
+  return (x.data() == y.data() && x.size() == y.size()) || equal_bytes(x, y);
 }
 
 struct batch_builder {
@@ -135,7 +160,7 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
         // message: the mapping at this position last time, if it is this
         // metric's, saves hashing the name.
         const std::size_t i = position++;
-        if (i < recent->size() && (*recent)[i] && (*recent)[i]->metric == a->metric) {
+        if (i < recent->size() && (*recent)[i] && equal_bytes((*recent)[i]->metric, a->metric)) {
           m = (*recent)[i];
         } else {
           m = map_.find(*device, a->metric);
@@ -172,7 +197,7 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
         bb = &it->second;
       } else {
         for (auto& b : live)
-          if (b.batch.twin == m->twin) {
+          if (equal_bytes(b.batch.twin, m->twin)) {
             bb = &b;
             break;
           }

@@ -7,6 +7,7 @@
 #
 # Env: TWIN_E2E_EDGE_NODES (100), TWIN_E2E_DEVICES (10), TWIN_E2E_QOS (0),
 #      TWIN_E2E_RATE (0 = full speed; DDATA messages/s of the publisher),
+#      TWIN_E2E_NODE_ARGS (more twin-node flags, e.g. "--threads 1"),
 #      TWIN_E2E_NODE_PRELOAD (LD_PRELOAD for twin-node only, e.g. an
 #      allocator: /usr/lib/x86_64-linux-gnu/libjemalloc.so.2).
 # Loopback only. Needs mosquitto, curl and the targets twin-node and
@@ -108,7 +109,7 @@ echo "    plain subscriber: $recv_a"
 mkdir -p "$tmp/data"
 LD_PRELOAD="${TWIN_E2E_NODE_PRELOAD:-}" \
 "$node_bin" --data-dir "$tmp/data" --http 127.0.0.1:0 --mqtt "$url" \
-  --tagmap "$tmp/tagmap.json" > "$tmp/node.out" 2> "$tmp/node.err" &
+  --tagmap "$tmp/tagmap.json" ${TWIN_E2E_NODE_ARGS:-} > "$tmp/node.out" 2> "$tmp/node.err" &
 node_pid=$!; pids+=("$node_pid")
 wait_for 30 grep -q '^admin token' "$tmp/node.out" || { echo "twin-node did not start" >&2; cat "$tmp/node.err" >&2; exit 1; }
 base=$(grep_line '^listening' "$tmp/node.out" | awk '{print $2}')

@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   app.add_option("--snapshot-every", snapshot_every,
                  "Write a twin snapshot every N events")
     ->capture_default_str();
-  app.add_option("--threads", threads, "Actor scheduler threads (0: cores)")
+  app.add_option("--threads", threads, "Actor scheduler threads (0: cores - 1, at least 1)")
     ->capture_default_str();
   app.add_option("--http-threads", http_threads, "REST gateway I/O threads")
     ->capture_default_str();

@@ -242,8 +242,15 @@ expected<std::unique_ptr<node>> node::start(node_options options) {
   p->cfg = std::make_unique<caf::actor_system_config>();
   p->cfg->add_message_types<caf::id_block::twin_fabric>();
   auto threads = options.threads;
-  if (threads == 0)
-    threads = std::max(1u, std::thread::hardware_concurrency());
+  // Default: one core left to the threads outside the scheduler that every
+  // ingest goes through (the store's writer, the MQTT client's receive
+  // thread). On 2 cores one worker cut twin-node's CPU per DDATA by ~15 %
+  // under bench/run_e2e_mqtt.sh (fewer wake-ups and context switches);
+  // see docs/adr/0007-read-path-and-scheduler.md.
+  if (threads == 0) {
+    const auto cores = std::thread::hardware_concurrency(); // 0: unknown
+    threads = cores > 1 ? cores - 1 : 1;
+  }
   p->cfg->set("scheduler.max-threads", threads);
   p->cfg->set("logger.verbosity", caf::atom("quiet"));
   // CAF 0.17's work-stealing workers poll and then sleep (up to 10 ms when

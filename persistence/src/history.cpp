@@ -367,6 +367,7 @@ history::series_entry& history::open_series(twin_state& t, std::string_view name
   if (i == t.series.size()) {
     t.series.emplace_back().name = name;
     ++open_series_;
+    ++new_series_;
   }
   next = i + 1;
   return t.series[i];
@@ -574,6 +575,7 @@ status history::checkpoint(const rocksdb::WriteOptions& wo) {
   stats_.history_checkpoints.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lk{mutex_};
   dirty_series_ = 0;
+  new_series_ = 0;
   for (auto it = twins_.begin(); it != twins_.end();) {
     auto& series = it->second.series;
     // Idle for a whole checkpoint interval and stored: free it. A later

@@ -89,9 +89,13 @@ public:
   /// ... and at least half of the cap could be freed (series untouched
   /// since the last checkpoint), so a fleet with more hot series than the
   /// cap does not checkpoint over and over.
+  /// ... or at least half of the cap are series new since the last
+  /// checkpoint: a fleet being created is all dirty, and waiting for the
+  /// interval would hold every series it makes meanwhile (ADR 0013).
   bool over_capacity() const noexcept {
-    return open_series_ > options_.history_max_open_series
-           && open_series_ - dirty_series_ >= options_.history_max_open_series / 2;
+    const auto cap = options_.history_max_open_series;
+    return open_series_ > cap
+           && (open_series_ - dirty_series_ >= cap / 2 || new_series_ >= cap / 2);
   }
   bool checkpoint_due() const noexcept {
     return since_checkpoint_ >= options_.history_checkpoint_samples;
@@ -177,6 +181,8 @@ private:
   std::size_t open_series_ = 0;
   /// Series touched since the last checkpoint (writer thread).
   std::size_t dirty_series_ = 0;
+  /// Series added to memory since the last checkpoint (writer thread).
+  std::size_t new_series_ = 0;
 
   // Writer thread only.
   std::string pending_buf_;

@@ -320,6 +320,35 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_seals_open_chunks_of_a_fair_size) {
   check();
 }
 
+// A fleet being created is all new, dirty series: more than
+// history_max_open_series of them checkpoint before the interval (none is
+// idle yet), so they can leave memory early; every sample stays queryable.
+BOOST_AUTO_TEST_CASE(a_burst_of_new_series_checkpoints_before_the_interval) {
+  temp_dir dir;
+  store_options opts;
+  opts.path = dir.path;
+  opts.clock = [] { return t0 + day; };
+  opts.history_checkpoint_interval = std::chrono::milliseconds{0};
+  opts.history_checkpoint_samples = 1'000'000;
+  opts.history_max_open_series = 100;
+  auto s = open_with(opts);
+  for (int twin = 0; twin < 40; ++twin) {
+    std::vector<sample> smp;
+    for (int k = 0; k < 5; ++k)
+      smp.push_back(num("s" + std::to_string(k), t0 + twin, twin * 10.0 + k));
+    require_ok(s->write(samples_request("t" + std::to_string(twin), std::move(smp))));
+  }
+  // 200 new series, none idle: over the cap with half of it new.
+  BOOST_TEST(s->stats().history_checkpoints.load() >= 1u);
+  for (int twin = 0; twin < 40; twin += 13)
+    for (int k = 0; k < 5; ++k) {
+      auto pts = numbers(query(*s, "t" + std::to_string(twin), "s" + std::to_string(k),
+                               history_tier::raw));
+      BOOST_TEST((pts == std::vector<std::pair<std::int64_t, double>>{
+                           {t0 + twin, twin * 10.0 + k}}));
+    }
+}
+
 BOOST_AUTO_TEST_CASE(samples_ride_along_with_events_in_one_atomic_write) {
   temp_dir dir;
   auto s = open_history_store(dir.path);

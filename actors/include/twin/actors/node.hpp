@@ -32,7 +32,8 @@ struct node_options {
   std::chrono::milliseconds idle_timeout{std::chrono::minutes{5}};
   /// A snapshot is written every N events of a twin. Default 50.
   std::size_t snapshot_every = 50;
-  /// CAF scheduler threads. Default 0: the number of cores.
+  /// CAF scheduler threads. Default 0: the number of cores less one (at
+  /// least one), leaving a core to the store writer and the MQTT client.
   std::size_t threads = 0;
   /// Twin documents of recently read twins kept for reads without actor
   /// hops (only durable states; 0 disables). Default 10,000.

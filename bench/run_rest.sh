@@ -16,7 +16,7 @@ wait_url() { for _ in $(seq 1 200); do u="$(sed -n 's/^listening //p' "$1" | hea
 
 token="$(openssl rand -hex 16)"
 echo "$token bench admin" > "$work/tokens"
-"$build/cli/twin-node" --data-dir "$work/data" --http 127.0.0.1:0 --tokens "$work/tokens" > "$work/node.log" 2>&1 &
+"$build/cli/twin-node" --data-dir "$work/data" --http 127.0.0.1:0 --tokens "$work/tokens" ${TWIN_REST_NODE_ARGS:-} > "$work/node.log" 2>&1 &
 pids+=($!)
 url="$(wait_url "$work/node.log")"
 ctl=("$build/cli/twinctl/twinctl" --server "$url" --token "$token")

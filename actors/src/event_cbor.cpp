@@ -159,15 +159,17 @@ struct members {
   void value(std::string_view k, const json& v) {
     m[n++] = {k, member::kind::value, {}, 0, 0, &v};
   }
-  void sub(std::string_view k, const lineage& l) {
-    m[n++] = {k, member::kind::lineage, {}, 0, 0, nullptr, &l};
+  /// `t` formatted as `text` (the event's time): the lineage reuses it for
+  /// an ingest or source time equal to it.
+  void sub(std::string_view k, const lineage& l, std::int64_t t, std::string_view text) {
+    m[n++] = {k, member::kind::lineage, text, 0, t, nullptr, &l};
   }
   void source(std::string_view k, const lineage& l) {
     m[n++] = {k, member::kind::source, {}, 0, 0, nullptr, &l};
   }
 };
 
-void put_lineage(std::string& out, const lineage& l);
+void put_lineage(std::string& out, const lineage& l, std::int64_t t, std::string_view t_text);
 
 template <std::size_t N>
 void put_members(std::string& out, members<N>& ms) {
@@ -185,7 +187,7 @@ void put_members(std::string& out, members<N>& ms) {
       case member::kind::uint: put_uint(out, f.u); break;
       case member::kind::sint: put_int(out, f.i); break;
       case member::kind::value: append_cbor(out, *f.j); break;
-      case member::kind::lineage: put_lineage(out, *f.l); break;
+      case member::kind::lineage: put_lineage(out, *f.l, f.i, f.text); break;
       case member::kind::source:
         put_head(out, 5, 2);
         put_text(out, "id");
@@ -197,24 +199,32 @@ void put_members(std::string& out, members<N>& ms) {
   }
 }
 
-void put_lineage(std::string& out, const lineage& l) {
-  const auto ingest = format_time(l.ingest_time);
-  const auto source
-    = l.source_time == l.ingest_time ? ingest : format_time(l.source_time);
-  members<10> ms;
-  ms.text("principal", l.principal);
-  ms.text("sourceTime", source);
+void put_lineage(std::string& out, const lineage& l, std::int64_t t, std::string_view t_text) {
+  std::string ingest_buf, source_buf;
+  auto formatted = [&](std::int64_t x, std::string& buf) -> std::string_view {
+    if (x == t)
+      return t_text;
+    buf = format_time(x);
+    return buf;
+  };
+  const std::string_view ingest = formatted(l.ingest_time, ingest_buf);
+  const std::string_view source = l.source_time == l.ingest_time
+                                    ? ingest
+                                    : formatted(l.source_time, source_buf);
+  members<10> ms; // in key order (see encode_event)
+  if (l.bus_offset)
+    ms.sint("busOffset", *l.bus_offset);
   ms.text("ingestTime", ingest);
-  ms.text("pipelineVersion", l.pipeline_version);
   ms.text("model", l.model);
+  if (!l.origin.is_null())
+    ms.value("origin", l.origin);
+  ms.text("pipelineVersion", l.pipeline_version);
+  ms.text("principal", l.principal);
   ms.text("requestId", l.request_id);
   if (l.sequence)
     ms.sint("sequence", *l.sequence);
-  if (l.bus_offset)
-    ms.sint("busOffset", *l.bus_offset);
-  if (!l.origin.is_null())
-    ms.value("origin", l.origin);
   ms.source("source", l);
+  ms.text("sourceTime", source);
   put_members(out, ms);
 }
 
@@ -222,42 +232,59 @@ void put_lineage(std::string& out, const lineage& l) {
 
 std::string encode_event(const event& e) {
   std::string out;
-  out.reserve(256);
+  out.reserve(1024); // a device event with its lineage is ~700 bytes
   const auto time = format_time(e.time);
+  // Members are added in key order (std::map order, as nlohmann writes
+  // them), so put_members' insertion sort only confirms it: n - 1 compares.
   members<7> ms;
-  ms.uint("revision", e.revision);
-  ms.text("type", to_string(e.type));
-  ms.text("time", time);
-  ms.sub("lineage", e.source);
   switch (e.type) {
     case event_type::twin_created:
-      ms.text("model", e.model);
       ms.value("changes", e.properties);
+      ms.sub("lineage", e.source, e.time, time);
+      ms.text("model", e.model);
+      ms.uint("revision", e.revision);
       break;
     case event_type::property_updated:
       ms.value("changes", e.properties);
+      ms.sub("lineage", e.source, e.time, time);
+      ms.uint("revision", e.revision);
       break;
     case event_type::telemetry_received:
       ms.value("changes", e.properties);
+      ms.sub("lineage", e.source, e.time, time);
+      ms.uint("revision", e.revision);
       ms.value("telemetry", e.telemetry);
       break;
     case event_type::lifecycle_changed:
       ms.text("from", to_string(e.from));
-      ms.text("to", to_string(e.to));
+      ms.sub("lineage", e.source, e.time, time);
       ms.text("reason", e.reason);
-      break;
+      ms.uint("revision", e.revision);
+      ms.text("time", time);
+      ms.text("to", to_string(e.to));
+      ms.text("type", to_string(e.type));
+      put_members(out, ms);
+      return out;
     case event_type::connectivity_changed:
       ms.text("connectivity", to_string(e.link));
+      ms.sub("lineage", e.source, e.time, time);
       ms.text("reason", e.reason);
+      ms.uint("revision", e.revision);
       break;
     case event_type::behaviour_attached:
       ms.text("behaviour", e.behaviour);
+      ms.sub("lineage", e.source, e.time, time);
+      ms.uint("revision", e.revision);
       ms.value("spec", e.spec);
       break;
     case event_type::behaviour_detached:
       ms.text("behaviour", e.behaviour);
+      ms.sub("lineage", e.source, e.time, time);
+      ms.uint("revision", e.revision);
       break;
   }
+  ms.text("time", time);
+  ms.text("type", to_string(e.type));
   put_members(out, ms);
   return out;
 }

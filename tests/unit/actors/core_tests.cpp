@@ -758,6 +758,17 @@ BOOST_AUTO_TEST_CASE(every_event_type_encodes_to_the_bytes_of_its_json_form) {
   empty.revision = UINT64_MAX;
   empty.source.source_kind.clear();
   events.push_back(empty);
+  // Lineage times other than the event's (the encoder reuses the event's
+  // formatted time only where it is equal).
+  event later = base;
+  later.type = event_type::telemetry_received;
+  later.source.ingest_time = base.time + 5;
+  later.source.source_time = base.time;
+  events.push_back(later);
+  later.source.source_time = base.time + 5;
+  events.push_back(later);
+  later.source.source_time = base.time - 86'400'000;
+  events.push_back(later);
   event nulls = base;
   nulls.type = event_type::telemetry_received;
   nulls.properties = nullptr;

@@ -161,6 +161,20 @@ struct store_figures {
   std::uint64_t commits = 0, checkpoints = 0;
 };
 
+/// Exits unless one series of the fleet's last twin holds every round's
+/// sample (a sanity check of what was measured).
+void require_complete(twin::persistence::store& st, const config& c, const char* what) {
+  using namespace twin::persistence;
+  const auto rounds = fleet_rounds(c);
+  auto h = st.history({twin_name(c.twins - 1), series_name(0), INT64_MIN, INT64_MAX,
+                       history_tier::raw, 1'000'000});
+  if (!h || h->raw.size() != rounds) {
+    std::fprintf(stderr, "%s: history has %zu samples, expected %llu\n", what,
+                 h ? h->raw.size() : 0, static_cast<unsigned long long>(rounds));
+    std::exit(1);
+  }
+}
+
 /// `crash`: no checkpoint while writing, and the process exits right after
 /// the last acknowledgement, without closing the store (in `dir`).
 store_figures run_store(const config& c, bool crash = false, std::string dir = {}) {
@@ -234,14 +248,7 @@ store_figures run_store(const config& c, bool crash = false, std::string dir = {
   if (failed.load() != 0)
     std::fprintf(stderr, "store: %llu requests failed\n",
                  static_cast<unsigned long long>(failed.load()));
-  // Sanity: one series of the last twin has every sample.
-  auto h = st.history({twin_name(c.twins - 1), series_name(0), INT64_MIN, INT64_MAX,
-                       history_tier::raw, 1'000'000});
-  if (!h || h->raw.size() != rounds) {
-    std::fprintf(stderr, "store: history has %zu samples, expected %llu\n",
-                 h ? h->raw.size() : 0, static_cast<unsigned long long>(rounds));
-    std::exit(1);
-  }
+  require_complete(st, c, "store");
   opened->reset();
   std::filesystem::remove_all(dir);
   return f;
@@ -276,13 +283,7 @@ void run_replay(const config& base) {
   const auto secs = seconds_since(start);
   auto& st = *value_or_exit(opened, "store open after the crash");
   const auto rounds = fleet_rounds(c);
-  auto h = st.history({twin_name(c.twins - 1), series_name(0), INT64_MIN, INT64_MAX,
-                       history_tier::raw, 1'000'000});
-  if (!h || h->raw.size() != rounds) {
-    std::fprintf(stderr, "replay: history has %zu samples, expected %llu\n",
-                 h ? h->raw.size() : 0, static_cast<unsigned long long>(rounds));
-    std::exit(1);
-  }
+  require_complete(st, c, "replay");
   std::printf("  open after a crash with %llu samples pending (no checkpoint): %.2f s "
               "(%.0f samples/s replayed, WAL recovery included)\n",
               static_cast<unsigned long long>(rounds * c.twins * c.series), secs,

@@ -40,6 +40,40 @@ write_request samples_request(const std::string& twin, std::vector<sample> sampl
   return req;
 }
 
+/// A stored raw chunk, from the closed store's history column family (key
+/// 'r' twin NUL series NUL tsk(window) be64(seq); value header u8 kind,
+/// u32le sample count, ...), in key order.
+struct raw_chunk {
+  std::string twin, series;
+  std::uint32_t samples = 0;
+};
+std::vector<raw_chunk> raw_chunks(const temp_dir& dir) {
+  std::vector<raw_chunk> out;
+  raw_db raw{dir.path};
+  std::unique_ptr<rocksdb::Iterator> it{raw.db->NewIterator({}, raw.cf("history"))};
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const auto k = it->key().ToString();
+    if (k[0] != 'r')
+      continue;
+    const auto names = k.substr(1, k.size() - 1 - 16 - 1);
+    const auto nul = names.find('\0');
+    raw_chunk c{names.substr(0, nul), names.substr(nul + 1)};
+    std::memcpy(&c.samples, it->value().data() + 1, 4);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+/// Options for a test that checkpoints only by compact_history() (and the
+/// thresholds it sets): history clock one day after t0.
+store_options manual_checkpoints(const temp_dir& dir) {
+  store_options opts;
+  opts.path = dir.path;
+  opts.clock = [] { return t0 + day; };
+  opts.history_checkpoint_interval = std::chrono::milliseconds{0};
+  return opts;
+}
+
 history_result query(store& s, const std::string& twin, const std::string& series,
                      history_tier tier, std::int64_t from = INT64_MIN,
                      std::int64_t to = INT64_MAX, std::size_t limit = 1'000'000) {
@@ -180,10 +214,7 @@ BOOST_AUTO_TEST_CASE(samples_are_queryable_per_twin_and_series) {
 // twin left without any), and every sample stays queryable.
 BOOST_AUTO_TEST_CASE(idle_series_leave_memory_at_a_checkpoint_and_stay_queryable) {
   temp_dir dir;
-  store_options opts;
-  opts.path = dir.path;
-  opts.clock = [] { return t0 + day; };
-  opts.history_checkpoint_interval = std::chrono::milliseconds{0}; // only ours
+  auto opts = manual_checkpoints(dir);
   auto s = open_with(opts);
   // twin -> the series it writes, in this order
   using twins_series = std::vector<std::pair<std::string, std::vector<std::string>>>;
@@ -233,18 +264,8 @@ BOOST_AUTO_TEST_CASE(idle_series_leave_memory_at_a_checkpoint_and_stay_queryable
   // A freed series that came back wrote a second chunk of the same window;
   // a kept one rewrote its open chunk.
   std::map<std::string, int> chunks; // twin '/' series -> raw chunks
-  {
-    raw_db raw{dir.path};
-    std::unique_ptr<rocksdb::Iterator> it{raw.db->NewIterator({}, raw.cf("history"))};
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      auto k = it->key().ToString();
-      if (k[0] != 'r')
-        continue;
-      auto name = k.substr(1, k.size() - 1 - 16 - 1);
-      name[name.find('\0')] = '/';
-      ++chunks[name];
-    }
-  }
+  for (const auto& c : raw_chunks(dir))
+    ++chunks[c.twin + "/" + c.series];
   BOOST_TEST((chunks == std::map<std::string, int>{{"fan/a", 2},
                                                   {"fan/b", 2},
                                                   {"pump/a", 2},
@@ -262,10 +283,7 @@ BOOST_AUTO_TEST_CASE(idle_series_leave_memory_at_a_checkpoint_and_stay_queryable
 // window) and writes a smaller one open, overwriting it at the next.
 BOOST_AUTO_TEST_CASE(a_checkpoint_seals_open_chunks_of_a_fair_size) {
   temp_dir dir;
-  store_options opts;
-  opts.path = dir.path;
-  opts.clock = [] { return t0 + day; };
-  opts.history_checkpoint_interval = std::chrono::milliseconds{0}; // only ours
+  auto opts = manual_checkpoints(dir);
   opts.history_checkpoint_seal_samples = 10;
   std::map<std::string, std::vector<std::pair<std::int64_t, double>>> want;
   std::int64_t t = t0;
@@ -300,20 +318,8 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_seals_open_chunks_of_a_fair_size) {
   check();
   s.reset();
   std::map<std::string, std::vector<std::uint32_t>> chunks; // series -> sample counts
-  {
-    raw_db raw{dir.path};
-    std::unique_ptr<rocksdb::Iterator> it{raw.db->NewIterator({}, raw.cf("history"))};
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      auto k = it->key().ToString();
-      if (k[0] != 'r')
-        continue;
-      auto series = k.substr(k.find('\0') + 1);
-      series = series.substr(0, series.find('\0'));
-      std::uint32_t count = 0;
-      std::memcpy(&count, it->value().data() + 1, 4); // header: u8 kind, u32le count
-      chunks[series].push_back(count);
-    }
-  }
+  for (const auto& c : raw_chunks(dir))
+    chunks[c.series].push_back(c.samples);
   BOOST_TEST((chunks["big"] == std::vector<std::uint32_t>{15, 5}));
   BOOST_TEST((chunks["small"] == std::vector<std::uint32_t>{11}));
   s = open_with(opts);
@@ -325,10 +331,7 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_seals_open_chunks_of_a_fair_size) {
 // idle yet), so they can leave memory early; every sample stays queryable.
 BOOST_AUTO_TEST_CASE(a_burst_of_new_series_checkpoints_before_the_interval) {
   temp_dir dir;
-  store_options opts;
-  opts.path = dir.path;
-  opts.clock = [] { return t0 + day; };
-  opts.history_checkpoint_interval = std::chrono::milliseconds{0};
+  auto opts = manual_checkpoints(dir);
   opts.history_checkpoint_samples = 1'000'000;
   opts.history_max_open_series = 100;
   auto s = open_with(opts);

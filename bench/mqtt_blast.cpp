@@ -23,7 +23,8 @@
 // counted). Prints `subscribed` once ready; exits after --idle seconds
 // without a message once data has started (or on SIGINT/SIGTERM, or after
 // --max-wait), printing `received messages=N metrics=N first_to_last=S
-// rate_metrics=N`.
+// rate_metrics=N cpu_s=S cpu_us_per_message=U` (the process's CPU: what
+// Paho alone costs per message).
 
 #include <atomic>
 #include <chrono>
@@ -34,6 +35,8 @@
 #include <fstream>
 #include <string>
 #include <thread>
+
+#include <sys/resource.h>
 
 #include <mqtt/async_client.h>
 
@@ -228,10 +231,17 @@ int sub(int argc, char** argv) {
   }
   long n = count.load();
   double span = n > 1 ? static_cast<double>(last_ns.load() - first_ns.load()) / 1e9 : 0.0;
+  // The process's CPU (Paho's threads and ours, which only count): what
+  // receiving costs a Paho client that does nothing with the messages.
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  const double cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+                     + static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   std::printf("received messages=%ld metrics=%ld births=%ld first_to_last=%.3f "
-              "rate_messages=%.0f rate_metrics=%.0f\n",
+              "rate_messages=%.0f rate_metrics=%.0f cpu_s=%.2f cpu_us_per_message=%.1f\n",
               n, n * per_message, births.load(), span, span > 0 ? n / span : 0.0,
-              span > 0 ? n * per_message / span : 0.0);
+              span > 0 ? n * per_message / span : 0.0, cpu,
+              n > 0 ? 1e6 * cpu / static_cast<double>(n) : 0.0);
   return 0;
 }
 

@@ -192,6 +192,7 @@ echo "    twins: metrics applied=$node_metrics over first_to_last=${node_secs}s:
      "($((node_metrics / 10)) DDATA); ingest failures=$failures, drops=$dropped (not counting not_for_host), unmapped=$unmapped;" \
      "history of $(head -1 "$tmp/twins.txt")/vibrationRms: $hist raw points"
 echo "    CPU: twin-node $node_cpu s ($(awk -v c="$node_cpu" -v n="$node_metrics" 'BEGIN { printf "%.1f", (n > 0 ? 1e6 * c * 10 / n : 0) }') us per DDATA," \
-     "CPU-bound estimate with $(nproc) idle cores: $(awk -v c="$node_cpu" -v n="$node_metrics" -v k="$(nproc)" 'BEGIN { printf "%.0f", (c > 0 ? k * n / c : 0) }') metric updates/s), mosquitto $mosq_cpu s"
+     "CPU-bound estimate with $(nproc) idle cores: $(awk -v c="$node_cpu" -v n="$node_metrics" -v k="$(nproc)" 'BEGIN { printf "%.0f", (c > 0 ? k * n / c : 0) }') metric updates/s), mosquitto $mosq_cpu s;" \
+     "the plain Paho subscriber of (a): $(sed -n 's/.*cpu_us_per_message=\([0-9.]*\).*/\1/p' <<< "$recv_a") us per DDATA"
 echo "broker alone: $broker_rate metrics/s; twins: $node_rate metric updates/s;" \
      "ratio twins/broker = $(awk -v a="$node_rate" -v b="$broker_rate" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }') (goal >= 90%)"

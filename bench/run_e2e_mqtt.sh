@@ -170,7 +170,9 @@ while (( $(date +%s) < deadline )); do
   sleep 1
   last=$(tail -1 "$tmp/poll.txt")
   a=$(awk '{print $2}' <<< "$last"); f=$(awk '{print $3}' <<< "$last")
-  changed=$(awk -v a="$a" '$2 != a {t = $1} END {print t + 0}' "$tmp/poll.txt")
+  # printf, not print: print's %.6g would round the epoch time (to the
+  # future or the past, by up to ~5000 s).
+  changed=$(awk -v a="$a" '$2 != a {t = $1} END {printf "%.3f\n", t + 0}' "$tmp/poll.txt")
   if [[ "$f" == 0 ]] && awk -v c="$changed" -v n="$(now)" 'BEGIN {exit !(n - c > 3)}'; then break; fi
 done
 kill "$poll_pid" 2>/dev/null || true
@@ -184,6 +186,8 @@ read -r node_metrics node_secs node_rate < <(awk -v a0="$applied0" '
 failures=$(metric twin_sparkplug_ingest_failures_total)
 dropped=$(( $(metric twin_sparkplug_dropped_total) - $(metric twin_sparkplug_dropped_total 'reason="not_for_host"') ))
 unmapped=$(metric twin_sparkplug_unmapped_metrics_total)
+commits=$(metric twin_store_group_commits)
+requests=$(metric twin_store_write_requests)
 hist=$(curl -sf -H "Authorization: Bearer $token" \
   "$base/api/v1/twins/$(head -1 "$tmp/twins.txt")/history?name=vibrationRms&resolution=raw&from=$(( ($(date +%s) - 7200) * 1000 ))&limit=100000" \
   | grep -o '"time":' | wc -l || echo '?')
@@ -194,5 +198,6 @@ echo "    twins: metrics applied=$node_metrics over first_to_last=${node_secs}s:
 echo "    CPU: twin-node $node_cpu s ($(awk -v c="$node_cpu" -v n="$node_metrics" 'BEGIN { printf "%.1f", (n > 0 ? 1e6 * c * 10 / n : 0) }') us per DDATA," \
      "CPU-bound estimate with $(nproc) idle cores: $(awk -v c="$node_cpu" -v n="$node_metrics" -v k="$(nproc)" 'BEGIN { printf "%.0f", (c > 0 ? k * n / c : 0) }') metric updates/s), mosquitto $mosq_cpu s;" \
      "the plain Paho subscriber of (a): $(sed -n 's/.*cpu_us_per_message=\([0-9.]*\).*/\1/p' <<< "$recv_a") us per DDATA"
+echo "    store: $commits group commits, $requests write requests ($(awk -v r="$requests" -v c="$commits" 'BEGIN { printf "%.1f", (c > 0 ? r / c : 0) }') per commit)"
 echo "broker alone: $broker_rate metrics/s; twins: $node_rate metric updates/s;" \
      "ratio twins/broker = $(awk -v a="$node_rate" -v b="$broker_rate" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }') (goal >= 90%)"

@@ -34,9 +34,6 @@ struct pending_reply {
   std::uint64_t revision = 0;
 };
 
-/// The write pipeline of a twin: allocated only while the twin has work
-/// queued or in flight, so an idle hot twin does not carry it (memory per
-/// twin is a product figure, see bench/bench_memory.cpp).
 /// An event for the change stream: its JSON form and its type (which names
 /// the CloudEvent).
 struct change_event {
@@ -44,6 +41,9 @@ struct change_event {
   json body;
 };
 
+/// The write pipeline of a twin: allocated only while the twin has work
+/// queued or in flight, so an idle hot twin does not carry it (memory per
+/// twin is a product figure, see bench/bench_memory.cpp).
 struct pipeline {
   std::vector<pending_reply> flight_replies;
   std::vector<change_event> flight_events;

@@ -725,11 +725,13 @@ decision decide_ingest(const twin_state& s, const command& cmd, In& in,
   // Properties and telemetry go to their own objects. A device feed
   // usually sends one kind only: then the whole object moves (or is
   // copied) at once, without an insertion per value.
+  auto is_property = [&](const std::string& name) {
+    const auto* c = models.itf->find(name);
+    return c != nullptr && c->kind == model::content_kind::property;
+  };
   std::size_t properties = 0;
-  for (auto it = in.values.begin(); it != in.values.end(); ++it) {
-    const auto* c = models.itf->find(it.key());
-    properties += c != nullptr && c->kind == model::content_kind::property ? 1 : 0;
-  }
+  for (auto it = in.values.begin(); it != in.values.end(); ++it)
+    properties += is_property(it.key()) ? 1 : 0;
   if (properties == 0 || properties == in.values.size()) {
     auto& into = properties == 0 ? e.telemetry : e.properties;
     if constexpr (consume)
@@ -738,9 +740,7 @@ decision decide_ingest(const twin_state& s, const command& cmd, In& in,
       into = in.values;
   } else {
     for (auto it = in.values.begin(); it != in.values.end(); ++it) {
-      const auto* c = models.itf->find(it.key());
-      auto& into = c != nullptr && c->kind == model::content_kind::property ? e.properties
-                                                                             : e.telemetry;
+      auto& into = is_property(it.key()) ? e.properties : e.telemetry;
       if constexpr (consume)
         into[it.key()] = std::move(it.value());
       else

@@ -8,7 +8,7 @@
 //        [--births-only | --no-births] [--duration S] [--qos 0|1] [--window N]
 //        [--rate MSG_PER_S]
 //   bench_mqtt_blast sub --url tcp://127.0.0.1:PORT [--mqtt-version 3|5]
-//        [--idle S] [--max-wait S]
+//        [--idle S] [--max-wait S] [--durable DIR]
 //
 // pub: births (NBIRTH + DBIRTHs) at QoS 1, each waited for, then DDATA at
 // full speed (or --rate) for --duration seconds, cycling through a
@@ -25,6 +25,14 @@
 // --max-wait), printing `received messages=N metrics=N first_to_last=S
 // rate_metrics=N cpu_s=S cpu_us_per_message=U` (the process's CPU: what
 // Paho alone costs per message).
+//
+// sub --durable DIR: the same subscriber, and every received DDATA is also
+// made durable in a fresh RocksDB at DIR, the least any durable ingest must
+// do: the callback queues the raw payload, one writer thread puts each
+// (key: a counter) into a WriteBatch holding all that queued since its last
+// commit and writes it with sync. It decodes nothing. Its rate and CPU are
+// a floor for twin-node, which also decodes, validates, journals an event
+// and keeps history. `received` then counts what is durable.
 
 #include <atomic>
 #include <chrono>
@@ -32,13 +40,21 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <memory>
+#include <stdexcept>
 #include <fstream>
 #include <string>
 #include <thread>
 
 #include <sys/resource.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
 #include <mqtt/async_client.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 
 #include "sparkplug_fleet.hpp"
 
@@ -174,6 +190,93 @@ int pub(int argc, char** argv, const spb::fleet& f) {
   return 0;
 }
 
+// sub --durable: the payloads the callback queued, group-committed by one
+// thread with sync writes. A failed write ends the run with an error.
+class durable_sink {
+public:
+  explicit durable_sink(const std::string& dir) {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    o.error_if_exists = true;
+    rocksdb::DB* raw = nullptr;
+    auto st = rocksdb::DB::Open(o, dir, &raw);
+    if (!st.ok())
+      throw std::runtime_error("durable: " + dir + ": " + st.ToString());
+    db_.reset(raw);
+    writer_ = std::thread{[this] { run(); }};
+  }
+  ~durable_sink() { stop(); }
+  void push(std::string payload) {
+    {
+      std::lock_guard lk{mutex_};
+      queue_.push_back(std::move(payload));
+    }
+    cv_.notify_one();
+  }
+  // Drains what is queued, then joins the writer.
+  void stop() {
+    {
+      std::lock_guard lk{mutex_};
+      if (stopping_)
+        return;
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    writer_.join();
+  }
+  long durable() const { return durable_.load(); }
+  long commits() const { return commits_.load(); }
+  std::int64_t last_ns() const { return last_ns_.load(); }
+  const std::string& error() const { return error_; }
+
+private:
+  void run() {
+    std::vector<std::string> taken;
+    rocksdb::WriteBatch batch;
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    char key[8];
+    std::uint64_t next = 0;
+    for (;;) {
+      {
+        std::unique_lock lk{mutex_};
+        cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty())
+          return;
+        taken.swap(queue_);
+      }
+      batch.Clear();
+      for (const auto& p : taken) {
+        std::uint64_t k = next++;
+        for (int i = 7; i >= 0; --i, k >>= 8)
+          key[i] = static_cast<char>(k & 0xff);
+        batch.Put(rocksdb::Slice{key, 8}, p);
+      }
+      auto st = db_->Write(wo, &batch);
+      if (!st.ok()) {
+        error_ = st.ToString();
+        std::lock_guard lk{mutex_};
+        stopping_ = true;
+        queue_.clear();
+        return;
+      }
+      durable_.fetch_add(static_cast<long>(taken.size()));
+      commits_.fetch_add(1);
+      last_ns_.store(clock_type::now().time_since_epoch().count());
+      taken.clear();
+    }
+  }
+  std::unique_ptr<rocksdb::DB> db_;
+  std::thread writer_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<std::string> queue_;
+  bool stopping_ = false;
+  std::atomic<long> durable_{0}, commits_{0};
+  std::atomic<std::int64_t> last_ns_{0};
+  std::string error_;
+};
+
 int sub(int argc, char** argv) {
   std::string url = opt(argc, argv, "--url", "tcp://127.0.0.1:1883");
   int version = static_cast<int>(num(argc, argv, "--mqtt-version", 5));
@@ -181,6 +284,16 @@ int sub(int argc, char** argv) {
   double max_wait = real(argc, argv, "--max-wait", 600);
   long per_message = num(argc, argv, "--metrics-per-message",
                          static_cast<long>(spb::metric_names().size()));
+
+  const std::string durable_dir = opt(argc, argv, "--durable", "");
+  std::unique_ptr<durable_sink> durable;
+  try {
+    if (!durable_dir.empty())
+      durable = std::make_unique<durable_sink>(durable_dir);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sub: %s\n", e.what());
+    return 1;
+  }
 
   mqtt::create_options cr(version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
   mqtt::async_client client(url, "bench-sub-" + std::to_string(::getpid()), cr, nullptr);
@@ -194,6 +307,8 @@ int sub(int argc, char** argv) {
       if (count.fetch_add(1, std::memory_order_relaxed) == 0)
         first_ns = now;
       last_ns.store(now, std::memory_order_relaxed);
+      if (durable)
+        durable->push(m->get_payload_str());
     } else {
       births.fetch_add(1, std::memory_order_relaxed);
     }
@@ -230,7 +345,20 @@ int sub(int argc, char** argv) {
   } catch (const mqtt::exception&) {
   }
   long n = count.load();
-  double span = n > 1 ? static_cast<double>(last_ns.load() - first_ns.load()) / 1e9 : 0.0;
+  std::int64_t last = last_ns.load();
+  if (durable) {
+    // What counts is what became durable, and when the last of it did.
+    durable->stop();
+    if (!durable->error().empty()) {
+      std::fprintf(stderr, "sub: durable write failed: %s\n", durable->error().c_str());
+      return 1;
+    }
+    n = durable->durable();
+    last = durable->last_ns();
+    std::printf("durable commits=%ld per_commit=%.1f\n", durable->commits(),
+                durable->commits() ? double(n) / double(durable->commits()) : 0.0);
+  }
+  double span = n > 1 ? static_cast<double>(last - first_ns.load()) / 1e9 : 0.0;
   // The process's CPU (Paho's threads and ours, which only count): what
   // receiving costs a Paho client that does nothing with the messages.
   rusage ru{};

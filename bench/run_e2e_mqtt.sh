@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end through mosquitto: Sparkplug B metric updates/s landing in twins
 # (twin-node's host -> fabric -> durable), next to what mosquitto alone passes
-# to a plain Paho subscriber in the same run with the same payloads.
+# to a plain Paho subscriber in the same run with the same payloads, and
+# next to the durable floor: that subscriber also writing each raw payload
+# to RocksDB with sync group commits.
 #
 #   bench/run_e2e_mqtt.sh [BUILD_DIR] [SECONDS]
 #
@@ -104,6 +106,21 @@ echo "(a) broker alone:"
 echo "    publisher: $sent_a"
 echo "    plain subscriber: $recv_a"
 
+# -- (a2) the durable floor: the same subscriber also group-commits every raw
+# DDATA payload to a fresh RocksDB (sync), decoding nothing: the least any
+# durable ingest does. twin-node cannot beat it; its ratio bounds (b)'s.
+"$blast" sub --url "$url" --idle 3 --durable "$tmp/floor-db" > "$tmp/floor.out" 2> "$tmp/floor.err" &
+floor_pid=$!; pids+=("$floor_pid")
+wait_for 10 grep -qs subscribed "$tmp/floor.out" || { echo "durable subscriber did not start" >&2; cat "$tmp/floor.err" >&2; exit 1; }
+"$blast" pub "${pub_args[@]}" > "$tmp/pub_a2.out" 2> "$tmp/pub_a2.err"
+wait "$floor_pid" || { echo "durable subscriber failed" >&2; cat "$tmp/floor.err" >&2; exit 1; }
+rm -rf "$tmp/floor-db"
+recv_a2=$(grep_line '^received' "$tmp/floor.out")
+floor_rate=$(sed -n 's/.*rate_metrics=\([0-9]*\).*/\1/p' <<< "$recv_a2")
+echo "(a2) durable floor (raw payload per DDATA into RocksDB, sync group commits, no decoding):"
+echo "    publisher: $(grep_line '^sent' "$tmp/pub_a2.out")"
+echo "    durable subscriber: $recv_a2; $(grep_line '^durable' "$tmp/floor.out")"
+
 # -- (b) twin-node: publisher -> mosquitto -> twin-node -> twins (durable) -----
 "$blast" tagmap "${fleet[@]}" --out "$tmp/tagmap.json"
 mkdir -p "$tmp/data"
@@ -201,3 +218,5 @@ echo "    CPU: twin-node $node_cpu s ($(awk -v c="$node_cpu" -v n="$node_metrics
 echo "    store: $commits group commits, $requests write requests ($(awk -v r="$requests" -v c="$commits" 'BEGIN { printf "%.1f", (c > 0 ? r / c : 0) }') per commit)"
 echo "broker alone: $broker_rate metrics/s; twins: $node_rate metric updates/s;" \
      "ratio twins/broker = $(awk -v a="$node_rate" -v b="$broker_rate" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }') (goal >= 90%)"
+echo "durable floor: $floor_rate metrics/s = $(awk -v a="$floor_rate" -v b="$broker_rate" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }') of the broker;" \
+     "twins/floor = $(awk -v a="$node_rate" -v b="$floor_rate" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }')"

@@ -209,6 +209,8 @@ public:
   void push(std::string payload) {
     {
       std::lock_guard lk{mutex_};
+      if (stopping_)
+        return; // stopped, or a write failed: reported by stop()'s caller
       queue_.push_back(std::move(payload));
     }
     cv_.notify_one();
@@ -217,12 +219,11 @@ public:
   void stop() {
     {
       std::lock_guard lk{mutex_};
-      if (stopping_)
-        return;
       stopping_ = true;
     }
     cv_.notify_one();
-    writer_.join();
+    if (writer_.joinable()) // also after a failed write ended the writer
+      writer_.join();
   }
   long durable() const { return durable_.load(); }
   long commits() const { return commits_.load(); }
@@ -246,13 +247,16 @@ private:
         taken.swap(queue_);
       }
       batch.Clear();
+      rocksdb::Status st;
       for (const auto& p : taken) {
         std::uint64_t k = next++;
         for (int i = 7; i >= 0; --i, k >>= 8)
           key[i] = static_cast<char>(k & 0xff);
-        batch.Put(rocksdb::Slice{key, 8}, p);
+        if (st = batch.Put(rocksdb::Slice{key, 8}, p); !st.ok())
+          break;
       }
-      auto st = db_->Write(wo, &batch);
+      if (st.ok())
+        st = db_->Write(wo, &batch);
       if (!st.ok()) {
         error_ = st.ToString();
         std::lock_guard lk{mutex_};

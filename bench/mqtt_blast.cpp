@@ -36,21 +36,20 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <deque>
-#include <memory>
-#include <stdexcept>
 #include <fstream>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <sys/resource.h>
-
-#include <condition_variable>
-#include <mutex>
-#include <vector>
 
 #include <mqtt/async_client.h>
 #include <rocksdb/db.h>

@@ -61,6 +61,7 @@ wait_for() {  # wait_for SECONDS COMMAND...
   done
 }
 grep_line() { grep -m1 "$1" "$2" 2>/dev/null; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }'; }  # pct A B: A/B
 
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (shared, noisy)"
 
@@ -217,6 +218,6 @@ echo "    CPU: twin-node $node_cpu s ($(awk -v c="$node_cpu" -v n="$node_metrics
      "the plain Paho subscriber of (a): $(sed -n 's/.*cpu_us_per_message=\([0-9.]*\).*/\1/p' <<< "$recv_a") us per DDATA"
 echo "    store: $commits group commits, $requests write requests ($(awk -v r="$requests" -v c="$commits" 'BEGIN { printf "%.1f", (c > 0 ? r / c : 0) }') per commit)"
 echo "broker alone: $broker_rate metrics/s; twins: $node_rate metric updates/s;" \
-     "ratio twins/broker = $(awk -v a="$node_rate" -v b="$broker_rate" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }') (goal >= 90%)"
-echo "durable floor: $floor_rate metrics/s = $(awk -v a="$floor_rate" -v b="$broker_rate" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }') of the broker;" \
-     "twins/floor = $(awk -v a="$node_rate" -v b="$floor_rate" 'BEGIN { printf "%.1f%%", (b > 0 ? 100 * a / b : 0) }')"
+     "ratio twins/broker = $(pct "$node_rate" "$broker_rate") (goal >= 90%)"
+echo "durable floor: $floor_rate metrics/s = $(pct "$floor_rate" "$broker_rate") of the broker;" \
+     "twins/floor = $(pct "$node_rate" "$floor_rate")"

@@ -56,6 +56,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "sparkplug_fleet.hpp"
+#include "twin/sparkplug/mqtt_host.hpp"
 
 namespace spb = twin::bench::spb;
 using clock_type = std::chrono::steady_clock;
@@ -385,6 +386,9 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  // As twin-node's host does: the plain subscriber and the node pay the same
+  // Paho costs.
+  twin::sparkplug::paho_trace_errors_only();
   spb::fleet f;
   f.edge_nodes = static_cast<int>(num(argc, argv, "--edge-nodes", 100));
   f.devices = static_cast<int>(std::clamp(num(argc, argv, "--devices", 10), 1L, 26L));

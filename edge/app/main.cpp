@@ -9,9 +9,11 @@
 
 #include "edge_runtime.hpp"
 #include "twin/edge/fleet.hpp"
+#include "twin/sparkplug/mqtt_host.hpp"
 
 int main(int argc, char** argv) {
   using namespace twin::edge;
+  twin::sparkplug::paho_trace_errors_only();
   app::edge_options o;
   std::vector<std::string> band_specs;
   std::string tagmap_out;

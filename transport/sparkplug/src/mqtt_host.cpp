@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include <MQTTAsync.h>
 #include <mqtt/async_client.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -600,6 +601,10 @@ mqtt_host::~mqtt_host() {
   stop();
 }
 
+void paho_trace_errors_only() {
+  MQTTAsync_setTraceLevel(MQTTASYNC_TRACE_ERROR);
+}
+
 expected<std::unique_ptr<mqtt_host>> mqtt_host::start(mqtt_host_options options, tag_map map,
                                                       host_sink& sink,
                                                       prometheus::Registry* registry) {
@@ -623,6 +628,7 @@ expected<std::unique_ptr<mqtt_host>> mqtt_host::start(mqtt_host_options options,
     return make_error(errc::bad_request,
                       std::string{"cannot register twin_sparkplug_* metrics: "} + e.what());
   }
+  paho_trace_errors_only();
   try {
     mqtt::create_options co(o.mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1);
     i->client = std::make_unique<mqtt::async_client>(o.urls.front(), o.client_id, co, nullptr);

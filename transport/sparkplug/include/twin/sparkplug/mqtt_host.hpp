@@ -139,4 +139,11 @@ private:
 /// Checks options as start() does, without connecting.
 twin::status validate(const mqtt_host_options& options);
 
+/// Paho C keeps an in-memory trace whose default level (TRACE_MINIMUM)
+/// formats an entry with vsnprintf for every packet sent or received, ~2 %
+/// of an ingesting process's CPU; this sets it, process-wide, to errors
+/// only. start() calls it; other Paho clients of the project (twin-edge,
+/// the benchmarks) call it before creating theirs.
+void paho_trace_errors_only();
+
 } // namespace twin::sparkplug

@@ -330,6 +330,7 @@ void history::ingest(const std::vector<const twin_write*>& writes) {
   pending_buf_.clear();
   std::uint64_t n = 0;
   std::lock_guard lk{mutex_};
+  advance_epoch();
   for (const auto* tw : writes) {
     if (tw->samples.empty())
       continue;
@@ -347,6 +348,33 @@ void history::ingest(const std::vector<const twin_write*>& writes) {
   }
   since_checkpoint_ += n;
   stats_.history_samples.fetch_add(n, std::memory_order_relaxed);
+}
+
+void history::advance_epoch() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto length = options_.history_idle_min;
+  const auto elapsed = now - epoch_start_;
+  if (elapsed < length)
+    return;
+  // One epoch on: the current one becomes the previous one. More (or a
+  // length of 0): nothing in memory was touched in the last two.
+  const bool one = length.count() > 0 && elapsed < 2 * length;
+  touched_[1] = one ? touched_[0] : 0;
+  touched_[0] = 0;
+  epoch_ += one ? 1 : 2;
+  epoch_start_ = now;
+}
+
+void history::touch(series_state& s) noexcept {
+  if (!s.dirty)
+    ++dirty_series_;
+  s.dirty = true;
+  if (s.epoch == epoch_)
+    return;
+  if (s.epoch + 1 == epoch_)
+    --touched_[1];
+  ++touched_[0];
+  s.epoch = epoch_;
 }
 
 std::size_t history::find_series(const twin_state& t, std::string_view name,
@@ -453,9 +481,7 @@ history::bucket& history::find_bucket(const std::string& twin, series_entry& e,
 void history::ingest_sample(const std::string& twin, series_entry& e, std::int64_t t,
                             double number, std::string_view text, bool is_text) {
   auto& s = e.state;
-  if (!s.dirty)
-    ++dirty_series_;
-  s.dirty = true;
+  touch(s);
   const auto kind = is_text ? gorilla::chunk_kind::string : gorilla::chunk_kind::numeric;
   auto& b = pick_builder(s, window_of(t, raw_window_ms), kind);
   if (is_text)
@@ -586,13 +612,16 @@ status history::checkpoint(const rocksdb::WriteOptions& wo) {
   std::lock_guard lk{mutex_};
   dirty_series_ = 0;
   new_series_ = 0;
+  advance_epoch();
   for (auto it = twins_.begin(); it != twins_.end();) {
     auto& series = it->second.series;
-    // Idle for a whole checkpoint interval and stored: free it. A later
-    // sample starts a new chunk and reloads its bucket. The others keep
-    // their order, the one the twin's writes name them in.
-    open_series_ -= std::erase_if(
-      series, [](const series_entry& e) { return !e.state.dirty; });
+    // Untouched since the last checkpoint, idle for an idle epoch at least,
+    // and stored: free it. A later sample starts a new chunk and reloads
+    // its bucket. The others keep their order, the one the twin's writes
+    // name them in.
+    open_series_ -= std::erase_if(series, [this](const series_entry& e) {
+      return !e.state.dirty && !recent(e.state);
+    });
     if (series.empty()) {
       it = twins_.erase(it);
       continue;

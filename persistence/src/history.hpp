@@ -13,6 +13,7 @@
 //   - The compaction filter runs on RocksDB's background threads; it reads
 //     only the options (clock, retention) and bumps an atomic counter.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -86,16 +87,18 @@ public:
   }
   /// More series in memory than history_max_open_series (writer thread:
   /// the only one that changes the map).
-  /// ... and at least half of the cap could be freed (series untouched
-  /// since the last checkpoint), so a fleet with more hot series than the
-  /// cap does not checkpoint over and over.
+  /// ... and at least half of the cap could be freed (series idle for a
+  /// whole idle epoch, see touch()), so a fleet with more hot series than
+  /// the cap does not checkpoint over and over.
   /// ... or at least half of the cap are series new since the last
   /// checkpoint: a fleet being created is all dirty, and waiting for the
   /// interval would hold every series it makes meanwhile (ADR 0013).
   bool over_capacity() const noexcept {
     const auto cap = options_.history_max_open_series;
+    const auto recent = touched_[0] + touched_[1];
     return open_series_ > cap
-           && (open_series_ - dirty_series_ >= cap / 2 || new_series_ >= cap / 2);
+           && ((open_series_ > recent && open_series_ - recent >= cap / 2)
+               || new_series_ >= cap / 2);
   }
   bool checkpoint_due() const noexcept {
     return since_checkpoint_ >= options_.history_checkpoint_samples;
@@ -136,6 +139,7 @@ private:
     std::vector<sealed_chunk> sealed; // awaiting the next checkpoint
     std::vector<bucket> minutes, hours; // ascending by start
     bool dirty = false;                 // touched since the last checkpoint
+    std::uint32_t epoch = 0;            // the idle epoch it was last touched in
   };
   struct series_entry {
     std::string name;
@@ -183,6 +187,21 @@ private:
   std::size_t dirty_series_ = 0;
   /// Series added to memory since the last checkpoint (writer thread).
   std::size_t new_series_ = 0;
+  /// Idle epochs (ADR 0014): a checkpoint frees only series untouched in
+  /// the current epoch and the one before, i.e. idle for at least one
+  /// epoch, however soon after the previous checkpoint it runs. Without
+  /// this, an over-capacity checkpoint 200 ms after another freed every hot
+  /// series that had not been written in those 200 ms, and they came back
+  /// at once as new series, reloading their buckets: a fleet larger than
+  /// the cap checkpointed every 200 ms (writer thread).
+  /// The epoch's length is store_options::history_idle_min.
+  std::uint32_t epoch_ = 2;  // 0 (a series' initial epoch) is never recent
+  std::chrono::steady_clock::time_point epoch_start_{};
+  /// Series in memory last touched in epoch_ ([0]) and in epoch_ - 1 ([1]).
+  std::size_t touched_[2] = {0, 0};
+  void advance_epoch();
+  void touch(series_state& s) noexcept;
+  bool recent(const series_state& s) const noexcept { return s.epoch + 1 >= epoch_; }
 
   // Writer thread only.
   std::string pending_buf_;

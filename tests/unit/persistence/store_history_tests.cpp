@@ -11,6 +11,7 @@
 #include <cstring>
 #include <future>
 #include <map>
+#include <thread>
 #include <random>
 
 #include <sys/wait.h>
@@ -71,6 +72,7 @@ store_options manual_checkpoints(const temp_dir& dir) {
   opts.path = dir.path;
   opts.clock = [] { return t0 + day; };
   opts.history_checkpoint_interval = std::chrono::milliseconds{0};
+  opts.history_idle_min = std::chrono::milliseconds{0};
   return opts;
 }
 
@@ -350,6 +352,46 @@ BOOST_AUTO_TEST_CASE(a_burst_of_new_series_checkpoints_before_the_interval) {
       BOOST_TEST((pts == std::vector<std::pair<std::int64_t, double>>{
                            {t0 + twin, twin * 10.0 + k}}));
     }
+}
+
+// A fleet larger than the cap whose series are written in turns: each
+// over-capacity checkpoint finds the half not written since the previous
+// one untouched, but those series are not idle (they are written again
+// 250 ms later), so they stay in memory: one chunk per series, not a new
+// chunk (and a reloaded bucket) every time a series comes back.
+BOOST_AUTO_TEST_CASE(an_over_capacity_checkpoint_keeps_series_between_two_samples) {
+  temp_dir dir;
+  auto opts = manual_checkpoints(dir);
+  opts.history_checkpoint_samples = 1'000'000;
+  opts.history_max_open_series = 100;
+  opts.history_idle_min = std::chrono::milliseconds{2000};
+  auto s = open_with(opts);
+  auto write_half = [&](int half, int round) {
+    write_request req;
+    for (int twin = half; twin < 60; twin += 2) {
+      twin_write tw;
+      tw.twin_id = "t" + std::to_string(twin);
+      for (int k = 0; k < 5; ++k)
+        tw.samples.push_back(num("s" + std::to_string(k), t0 + round, round + k));
+      req.twins.push_back(std::move(tw));
+    }
+    require_ok(s->write(std::move(req)));
+  };
+  constexpr int rounds = 6;
+  for (int round = 0; round < rounds; ++round) {
+    write_half(round % 2, round);
+    std::this_thread::sleep_for(std::chrono::milliseconds{250});
+  }
+  // 300 series over a cap of 100: over-capacity checkpoints ran.
+  const auto checkpoints = s->stats().history_checkpoints.load();
+  BOOST_TEST(checkpoints >= 1u);
+  s.reset();
+  std::map<std::string, int> chunks; // twin '/' series -> raw chunks
+  for (const auto& c : raw_chunks(dir))
+    ++chunks[c.twin + "/" + c.series];
+  BOOST_TEST(chunks.size() == 300u);
+  for (const auto& [series, n] : chunks)
+    BOOST_TEST(n == 1, series << " has " << n << " chunks");
 }
 
 BOOST_AUTO_TEST_CASE(samples_ride_along_with_events_in_one_atomic_write) {

@@ -96,6 +96,13 @@ struct store_options {
   /// created) leaves memory at the next checkpoint instead of piling up for
   /// an interval. Default 8192.
   std::size_t history_max_open_series = 8192;
+  /// A checkpoint frees a series' in-memory state only once it is stored,
+  /// untouched since the previous checkpoint and idle at least about this
+  /// long (between one and two of it): an over-capacity checkpoint soon
+  /// after another must not free series that are merely between two
+  /// samples (ADR 0014). 0: untouched since the previous checkpoint is
+  /// enough. Default 1 s.
+  std::chrono::milliseconds history_idle_min{1000};
 };
 
 /// One history sample of a twin's property or telemetry value.

@@ -448,11 +448,9 @@ history::builder& history::pick_builder(series_state& s, std::int64_t window,
   return l;
 }
 
-history::bucket& history::find_bucket(const std::string& twin, series_entry& e,
-                                      bool hour, std::int64_t start) {
+history::bucket& history::find_other_bucket(const std::string& twin, series_entry& e,
+                                            bool hour, std::int64_t start) {
   auto& v = hour ? e.state.hours : e.state.minutes;
-  if (!v.empty() && v.back().start == start)
-    return v.back();
   auto pos = std::lower_bound(v.begin(), v.end(), start,
                               [](const bucket& b, std::int64_t t) { return b.start < t; });
   if (pos != v.end() && pos->start == start)

@@ -170,8 +170,17 @@ private:
   builder& pick_builder(series_state& s, std::int64_t window, gorilla::chunk_kind kind);
   void start(builder& b, std::int64_t window, gorilla::chunk_kind kind);
   void seal(series_state& s, builder& b);
+  /// The bucket of `e` starting at `start`: the newest one (nearly every
+  /// sample's) inline, any other out of line.
   bucket& find_bucket(const std::string& twin, series_entry& e, bool hour,
-                      std::int64_t start);
+                      std::int64_t start) {
+    auto& v = hour ? e.state.hours : e.state.minutes;
+    if (!v.empty() && v.back().start == start)
+      return v.back();
+    return find_other_bucket(twin, e, hour, start);
+  }
+  bucket& find_other_bucket(const std::string& twin, series_entry& e, bool hour,
+                            std::int64_t start);
   void replay_record(std::string_view value);
 
   const store_options& options_;

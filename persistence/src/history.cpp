@@ -375,8 +375,6 @@ void history::advance_epoch() {
 }
 
 void history::touch(series_state& s) noexcept {
-  if (!s.dirty)
-    ++dirty_series_;
   s.dirty = true;
   if (s.epoch == epoch_)
     return;
@@ -529,9 +527,9 @@ status history::checkpoint(const rocksdb::WriteOptions& wo) {
   // mostly reuses its splice (the checkpoint's inserts were ~6 % of
   // twin-node's CPU under bench/run_e2e_mqtt.sh; ADR 0014).
   std::vector<std::pair<std::string, std::string>> entries;
-  entries.reserve(3 * dirty_series_ + 1);
-  auto put = [&](const std::string& key, const std::string& value) {
-    entries.emplace_back(key, value);
+  // Takes the value: `v` is cleared and refilled for every entry.
+  auto put = [&](const std::string& key, std::string&& value) {
+    entries.emplace_back(key, std::move(value));
   };
   std::int64_t max_written[2] = {max_written_[0], max_written_[1]};
   try {
@@ -555,7 +553,7 @@ status history::checkpoint(const rocksdb::WriteOptions& wo) {
           append_be64(k, seq);
           v.clear();
           fill(v);
-          put(k, v);
+          put(k, std::move(v));
         };
         for (auto& c : s.sealed)
           put_chunk(c.window, c.seq, [&](std::string& out) { out = c.bytes; });
@@ -576,7 +574,7 @@ status history::checkpoint(const rocksdb::WriteOptions& wo) {
             append_le64(v, b.count);
             append_le64(v, std::bit_cast<std::uint64_t>(b.last));
             append_le64(v, static_cast<std::uint64_t>(b.last_time));
-            put(k, v);
+            put(k, std::move(v));
             auto& m = max_written[hour ? 1 : 0];
             m = std::max(m, b.start);
           }
@@ -588,7 +586,7 @@ status history::checkpoint(const rocksdb::WriteOptions& wo) {
     append_be64(v, next_chunk_);
     append_time_key(v, max_written[0]);
     append_time_key(v, max_written[1]);
-    put(checkpoint_key, v);
+    put(checkpoint_key, std::move(v));
     std::sort(entries.begin(), entries.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     for (const auto& [key, value] : entries)
@@ -617,7 +615,6 @@ status history::checkpoint(const rocksdb::WriteOptions& wo) {
   stats_.bytes_written.fetch_add(batch.GetDataSize(), std::memory_order_relaxed);
   stats_.history_checkpoints.fetch_add(1, std::memory_order_relaxed);
   std::lock_guard lk{mutex_};
-  dirty_series_ = 0;
   new_series_ = 0;
   advance_epoch();
   for (auto it = twins_.begin(); it != twins_.end();) {

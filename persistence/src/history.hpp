@@ -192,8 +192,6 @@ private:
   std::unordered_map<std::string, twin_state> twins_;
   /// Series held in `twins_` (writer thread changes it).
   std::size_t open_series_ = 0;
-  /// Series touched since the last checkpoint (writer thread).
-  std::size_t dirty_series_ = 0;
   /// Series added to memory since the last checkpoint (writer thread).
   std::size_t new_series_ = 0;
   /// Idle epochs (ADR 0014): a checkpoint frees only series untouched in

@@ -11,8 +11,8 @@
 #include <cstring>
 #include <future>
 #include <map>
-#include <thread>
 #include <random>
+#include <thread>
 
 #include <sys/wait.h>
 #include <unistd.h>

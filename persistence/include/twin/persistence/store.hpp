@@ -90,9 +90,10 @@ struct store_options {
   /// at every later checkpoint until it is full. Smaller ones are written
   /// open and overwritten. Default 128 (0 or 1: seal every open chunk).
   std::uint32_t history_checkpoint_seal_samples = 128;
-  /// Also checkpoint (at most every 200 ms) while more series than this are
-  /// held in memory and at least half of that many are idle or new since
-  /// the last checkpoint: a burst of new series (e.g. a fleet being
+  /// Also checkpoint (at most every 200 ms after the previous one ends)
+  /// while more series than this are held in memory and at least half of
+  /// that many are idle (see history_idle_min) or new since the last
+  /// checkpoint: a burst of new series (e.g. a fleet being
   /// created) leaves memory at the next checkpoint instead of piling up for
   /// an interval. Default 8192.
   std::size_t history_max_open_series = 8192;

@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
   std::string mqtt_username, mqtt_password;
   std::string sparkplug_host_id = "twin-fabric";
   bool mqtt_no_verify_hostname = false;
+  std::size_t mqtt_max_in_flight = twin::sparkplug::mqtt_host_options{}.max_in_flight;
   // Behaviours (FMU / ML bound to twins) and alert webhooks.
   std::string fmu_dir = ".";
   std::string fmu_worker;
@@ -167,6 +168,10 @@ int main(int argc, char** argv) {
     ->group("Sparkplug B");
   app.add_option("--mqtt-username", mqtt_username, "MQTT user name")->group("Sparkplug B");
   app.add_option("--mqtt-password", mqtt_password, "MQTT password")->group("Sparkplug B");
+  app.add_option("--mqtt-max-in-flight", mqtt_max_in_flight,
+                 "Ingest calls the host keeps outstanding (not yet durable) before "
+                 "its MQTT thread waits; more lets the store batch larger commits")
+    ->group("Sparkplug B")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--sparkplug-host-id", sparkplug_host_id,
                  "Sparkplug 3.0 host id for spBv1.0/STATE/<id> (empty: none)")
     ->group("Sparkplug B")->capture_default_str();
@@ -256,6 +261,7 @@ int main(int argc, char** argv) {
     mopts.username = mqtt_username;
     mopts.password = mqtt_password;
     mopts.host_id = sparkplug_host_id;
+    mopts.max_in_flight = mqtt_max_in_flight;
     if (auto st = twin::sparkplug::validate(mopts); !st)
       return fail(st.error().describe());
   }

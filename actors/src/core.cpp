@@ -672,7 +672,15 @@ template <class In>
 decision decide_ingest(const twin_state& s, const command& cmd, In& in,
                        const model_context& models) {
   constexpr bool consume = !std::is_const_v<In>;
-  std::string source = in.source.empty() ? cmd.principal : in.source;
+  // A command given up moves its strings into the event (each copy was an
+  // allocation per device message).
+  auto take = [](auto& str) -> std::string {
+    if constexpr (consume)
+      return std::move(str);
+    else
+      return str;
+  };
+  std::string source = in.source.empty() ? cmd.principal : take(in.source);
   // Before every other check, so a redelivered record never raises a
   // second alert nor a second rejection.
   if (redelivered(s, in.bus_offset))
@@ -716,22 +724,22 @@ decision decide_ingest(const twin_state& s, const command& cmd, In& in,
                                + "' is not loaded"));
   auto e = next_event(s, cmd, event_type::telemetry_received);
   // Every value is checked before any is moved: a rejected command keeps
-  // its values (the caller may still report them).
+  // its values (the caller may still report them). Properties and
+  // telemetry go to their own objects; the check says which a name is.
+  std::size_t properties = 0;
   for (auto& [name, value] : in.values.items()) {
-    auto st = model::check_telemetry(*models.itf, models.known, name, value);
+    const model::content* c = nullptr;
+    auto st = model::check_telemetry(*models.itf, models.known, name, value, &c);
     if (!st)
       return reject(rebase_path(st.error(), name, "/values/" + name));
+    properties += c != nullptr && c->kind == model::content_kind::property ? 1 : 0;
   }
-  // Properties and telemetry go to their own objects. A device feed
-  // usually sends one kind only: then the whole object moves (or is
-  // copied) at once, without an insertion per value.
+  // A device feed usually sends one kind only: then the whole object moves
+  // (or is copied) at once, without an insertion per value.
   auto is_property = [&](const std::string& name) {
     const auto* c = models.itf->find(name);
     return c != nullptr && c->kind == model::content_kind::property;
   };
-  std::size_t properties = 0;
-  for (auto it = in.values.begin(); it != in.values.end(); ++it)
-    properties += is_property(it.key()) ? 1 : 0;
   if (properties == 0 || properties == in.values.size()) {
     auto& into = properties == 0 ? e.telemetry : e.properties;
     if constexpr (consume)
@@ -748,9 +756,9 @@ decision decide_ingest(const twin_state& s, const command& cmd, In& in,
     }
   }
   e.source = make_lineage(s, cmd, in.source_kind.empty() ? "sensor" : in.source_kind,
-                          source, in.source_time.value_or(cmd.now),
-                          in.pipeline_version.empty() ? rest_pipeline
-                                                      : in.pipeline_version);
+                          std::move(source), in.source_time.value_or(cmd.now),
+                          in.pipeline_version.empty() ? std::string{rest_pipeline}
+                                                      : take(in.pipeline_version));
   e.source.sequence = in.sequence;
   e.source.bus_offset = in.bus_offset;
   if constexpr (consume)

@@ -265,8 +265,10 @@ std::shared_ptr<const interface> component_of(const content& c, const resolver* 
 
 status check_named(const interface& itf, const resolver* known, std::string_view name,
                    const json& value, const std::string& path, bool telemetry,
-                   writer who, int guard) {
+                   writer who, int guard, const content** declared = nullptr) {
   const content* c = itf.find(name);
+  if (declared)
+    *declared = c;
   if (!c)
     return violation("unknown-name", path,
                      "'" + std::string{name} + "' is not declared by " + itf.id.value());
@@ -327,9 +329,9 @@ status check_property_write(const interface& itf, const resolver* known,
 }
 
 status check_telemetry(const interface& itf, const resolver* known,
-                       std::string_view name, const json& value) {
+                       std::string_view name, const json& value, const content** declared) {
   static const std::string no_path;
-  if (check_named(itf, known, name, value, no_path, true, writer::device, 0))
+  if (check_named(itf, known, name, value, no_path, true, writer::device, 0, declared))
     return ok();
   return check_named(itf, known, name, value,
                      "/telemetry/" + detail::pointer_escape(name), true, writer::device,

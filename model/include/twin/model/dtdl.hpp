@@ -159,9 +159,12 @@ status check_property_write(const interface& itf, const resolver* known,
                             std::string_view name, const nlohmann::json& value,
                             writer who);
 
-/// Checks a telemetry value (or a device-reported property) by name.
+/// Checks a telemetry value (or a device-reported property) by name. If
+/// `declared` is given it receives the content the name resolves to
+/// (nullptr when undeclared), so the caller need not look it up again.
 status check_telemetry(const interface& itf, const resolver* known,
-                       std::string_view name, const nlohmann::json& value);
+                       std::string_view name, const nlohmann::json& value,
+                       const content** declared = nullptr);
 
 /// `twinctl model validate`: loads every path (file, or directory searched
 /// recursively for *.json), validates all documents as one set, prints one

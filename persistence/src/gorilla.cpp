@@ -59,7 +59,7 @@ constexpr dod_class dod_classes[] = {
 
 // -- bits ---------------------------------------------------------------------
 
-void bit_writer::write(std::uint64_t v, unsigned n) noexcept {
+void bit_writer::write_slow(std::uint64_t v, unsigned n) noexcept {
   while (n > 0) {
     const unsigned free = 64 - acc_bits_;
     const unsigned take = n < free ? n : free;
@@ -68,8 +68,10 @@ void bit_writer::write(std::uint64_t v, unsigned n) noexcept {
     acc_bits_ += take;
     n -= take;
     if (acc_bits_ == 64) {
-      for (int i = 7; i >= 0; --i)
-        buf_.push_back(static_cast<char>((acc_ >> (i * 8)) & 0xff));
+      char bytes[8];
+      for (int i = 0; i < 8; ++i)
+        bytes[i] = static_cast<char>((acc_ >> (56 - i * 8)) & 0xff);
+      buf_.append(bytes, 8);
       acc_ = 0;
       acc_bits_ = 0;
     }

@@ -225,8 +225,8 @@ json lineage_json(const lineage& l) {
     j["sequence"] = *l.sequence;
   if (l.bus_offset)
     j["busOffset"] = *l.bus_offset;
-  if (!l.origin.is_null())
-    j["origin"] = l.origin;
+  if (!l.origin.is_null() || l.origin_base)
+    j["origin"] = merged_origin(l.origin, l.origin_base);
   return j;
 }
 
@@ -761,10 +761,13 @@ decision decide_ingest(const twin_state& s, const command& cmd, In& in,
                                                       : take(in.pipeline_version));
   e.source.sequence = in.sequence;
   e.source.bus_offset = in.bus_offset;
-  if constexpr (consume)
+  if constexpr (consume) {
     e.source.origin = std::move(in.origin);
-  else
+    e.source.origin_base = std::move(in.origin_base);
+  } else {
     e.source.origin = in.origin;
+    e.source.origin_base = in.origin_base;
+  }
   decision d;
   d.events.push_back(std::move(e));
   return d;

@@ -193,7 +193,8 @@ namespace {
 struct member {
   std::string_view key;
   /// lineage: a lineage object; source: its {"id", "kind"} member.
-  enum class kind : std::uint8_t { text, uint, sint, value, lineage, source } k;
+  /// origin: the lineage's merged origin (origin_base with origin over it).
+  enum class kind : std::uint8_t { text, uint, sint, value, lineage, source, origin } k;
   std::string_view text{};
   std::uint64_t u = 0;
   std::int64_t i = 0;
@@ -225,9 +226,47 @@ struct members {
   void source(std::string_view k, const lineage& l) {
     m[n++] = {k, member::kind::source, {}, 0, 0, nullptr, &l};
   }
+  void origin(std::string_view k, const lineage& l) {
+    m[n++] = {k, member::kind::origin, {}, 0, 0, nullptr, &l};
+  }
 };
 
 void put_lineage(writer& out, const lineage& l, std::int64_t t, std::string_view t_text);
+
+/// merged_origin(l.origin, l.origin_base) without building it: both are
+/// std::maps, so one merge pass in key order counts the members and a
+/// second writes them (the event's own value on a clash).
+void put_origin(writer& out, const lineage& l) {
+  if (!merges(l.origin, l.origin_base)) {
+    put_json(out, l.origin);
+    return;
+  }
+  static const json::object_t none;
+  const auto& base = l.origin_base->get_ref<const json::object_t&>();
+  const auto& own = l.origin.is_object() ? l.origin.get_ref<const json::object_t&>() : none;
+  auto merge = [&](auto&& emit) {
+    auto b = base.begin();
+    auto o = own.begin();
+    while (b != base.end() || o != own.end()) {
+      if (o == own.end() || (b != base.end() && b->first < o->first)) {
+        emit(b->first, b->second);
+        ++b;
+      } else {
+        if (b != base.end() && b->first == o->first)
+          ++b;
+        emit(o->first, o->second);
+        ++o;
+      }
+    }
+  };
+  std::size_t count = 0;
+  merge([&](const std::string&, const json&) { ++count; });
+  put_head(out, 5, count);
+  merge([&](const std::string& key, const json& value) {
+    put_text(out, key);
+    put_json(out, value);
+  });
+}
 
 template <std::size_t N>
 void put_members(writer& out, members<N>& ms) {
@@ -246,6 +285,7 @@ void put_members(writer& out, members<N>& ms) {
       case member::kind::sint: put_int(out, f.i); break;
       case member::kind::value: put_json(out, *f.j); break;
       case member::kind::lineage: put_lineage(out, *f.l, f.i, f.text); break;
+      case member::kind::origin: put_origin(out, *f.l); break;
       case member::kind::source:
         put_head(out, 5, 2);
         put_text(out, "id");
@@ -274,8 +314,8 @@ void put_lineage(writer& out, const lineage& l, std::int64_t t, std::string_view
     ms.sint("busOffset", *l.bus_offset);
   ms.text("ingestTime", ingest);
   ms.text("model", l.model);
-  if (!l.origin.is_null())
-    ms.value("origin", l.origin);
+  if (!l.origin.is_null() || l.origin_base)
+    ms.origin("origin", l);
   ms.text("pipelineVersion", l.pipeline_version);
   ms.text("principal", l.principal);
   ms.text("requestId", l.request_id);

@@ -377,6 +377,7 @@ void node::ingest_data(const request_context& ctx, const std::string& id,
   in.source = std::move(data.source);
   in.pipeline_version = std::move(data.pipeline_version);
   in.origin = std::move(data.origin);
+  in.origin_base = std::move(data.origin_base);
   in.sequence = data.sequence;
   in.bus_offset = data.bus_offset;
   impl_->send_command(ctx, id, std::move(in), std::move(reply));

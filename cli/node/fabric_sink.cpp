@@ -37,6 +37,7 @@ void fabric_sink::ingest(sparkplug::ingest_batch b, sparkplug::sink_done done) {
   d.source = std::move(b.source);
   d.pipeline_version = std::move(b.pipeline_version);
   d.origin = std::move(b.origin);
+  d.origin_base = std::move(b.origin_base);
   fabric_.ingest_data(context(), b.twin, std::move(d), to_done(std::move(done)));
 }
 

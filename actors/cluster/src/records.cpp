@@ -48,7 +48,7 @@ std::string encode(const ingest_record& r) {
                      {"sourceTime", opt(r.data.source_time_ms)},
                      {"source", r.data.source},
                      {"pipelineVersion", r.data.pipeline_version},
-                     {"origin", r.data.origin},
+                     {"origin", merged_origin(r.data.origin, r.data.origin_base)},
                      {"sequence", opt(r.data.sequence)}};
   } else {
     j["link"] = json{{"online", r.link.online},

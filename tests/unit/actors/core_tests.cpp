@@ -753,6 +753,17 @@ BOOST_AUTO_TEST_CASE(every_event_type_encodes_to_the_bytes_of_its_json_form) {
                          {"seq", 255}, {"bdSeq", 0}, {"historical", false},
                          {"metrics", {{"temp", "Bearing/Temp"}}}};
   events.push_back(v);
+  // An origin in two parts (twin/origin.hpp): a shared base with the
+  // event's own members over it, "seq" on both sides (own wins); a base
+  // alone; a base with a non-object own (own alone).
+  v.source.origin_base = std::make_shared<const json>(
+    json{{"device", "Gearbox_BearingA"}, {"edgeNode", "Turbine07"}, {"seq", 1},
+         {"zzz", true}, {"aaa", nullptr}});
+  events.push_back(v);
+  v.source.origin = nullptr;
+  events.push_back(v);
+  v.source.origin = "not an object";
+  events.push_back(v);
   event empty;
   empty.type = event_type::property_updated;
   empty.revision = UINT64_MAX;
@@ -778,6 +789,16 @@ BOOST_AUTO_TEST_CASE(every_event_type_encodes_to_the_bytes_of_its_json_form) {
   for (const auto& e : events) {
     const auto mine = encode_event(e);
     BOOST_TEST(mine == reference_cbor(e), "event type " << to_string(e.type));
+    if (e.source.origin_base) {
+      const auto origin = to_json(e)["lineage"]["origin"];
+      if (e.source.origin.is_string()) {
+        BOOST_TEST(origin == "not an object");
+      } else {
+        BOOST_TEST(origin["device"] == "Gearbox_BearingA");
+        BOOST_TEST(origin["seq"] == (e.source.origin.is_null() ? 1 : 255));
+        BOOST_TEST(origin.size() == (e.source.origin.is_null() ? 5u : 10u));
+      }
+    }
     // And the journal reader gets the event back.
     auto back = event_from_json(json::from_cbor(mine));
     if (e.revision != UINT64_MAX) {

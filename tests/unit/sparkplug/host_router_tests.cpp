@@ -82,14 +82,14 @@ BOOST_FIXTURE_TEST_CASE(metrics_of_one_message_for_one_twin_form_one_batch_with_
   BOOST_TEST(a.source_time_ms == 1002);
   BOOST_TEST(a.source == "spBv1.0/PlantA/Turbine07/BearingA");
   BOOST_TEST(a.pipeline_version == "tagmap/2026.11.1");
-  BOOST_TEST(a.origin["protocol"] == "sparkplugB");
-  BOOST_TEST(a.origin["group"] == "PlantA");
-  BOOST_TEST(a.origin["edgeNode"] == "Turbine07");
-  BOOST_TEST(a.origin["device"] == "BearingA");
-  BOOST_TEST(a.origin["messageType"] == "DDATA");
-  BOOST_TEST(a.origin["seq"] == 7);
-  BOOST_TEST(a.origin["bdSeq"] == 3);
-  BOOST_TEST(a.origin["metrics"]["temperature"] == "tempF");
+  BOOST_TEST(a.full_origin()["protocol"] == "sparkplugB");
+  BOOST_TEST(a.full_origin()["group"] == "PlantA");
+  BOOST_TEST(a.full_origin()["edgeNode"] == "Turbine07");
+  BOOST_TEST(a.full_origin()["device"] == "BearingA");
+  BOOST_TEST(a.full_origin()["messageType"] == "DDATA");
+  BOOST_TEST(a.full_origin()["seq"] == 7);
+  BOOST_TEST(a.full_origin()["bdSeq"] == 3);
+  BOOST_TEST(a.full_origin()["metrics"]["temperature"] == "tempF");
   BOOST_TEST(!a.historical);
   BOOST_TEST(batches[1].twin == "shaft");
   BOOST_TEST(batches[1].values["rpm"].is_number_integer());
@@ -107,12 +107,12 @@ BOOST_FIXTURE_TEST_CASE(a_batch_is_byte_for_byte_what_the_journal_keeps, router_
   auto batches = ops_of<ingest_batch>(r);
   BOOST_REQUIRE_EQUAL(batches.size(), 2u);
   BOOST_TEST(batches[0].values.dump() == R"({"temperature":100.0,"vibrationRms":1.25})");
-  BOOST_TEST(batches[0].origin.dump()
+  BOOST_TEST(batches[0].full_origin().dump()
              == R"({"bdSeq":3,"device":"BearingA","edgeNode":"Turbine07","group":"PlantA",)"
                 R"("historical":false,"messageType":"DDATA","metrics":{"temperature":"tempF"},)"
                 R"("protocol":"sparkplugB","seq":7})");
   BOOST_TEST(batches[1].values.dump() == R"({"rpm":1500})");
-  BOOST_TEST(batches[1].origin.dump()
+  BOOST_TEST(batches[1].full_origin().dump()
              == R"({"bdSeq":3,"device":"BearingA","edgeNode":"Turbine07","group":"PlantA",)"
                 R"("historical":false,"messageType":"DDATA","metrics":{"rpm":"speed"},)"
                 R"("protocol":"sparkplugB","seq":7})");
@@ -121,10 +121,34 @@ BOOST_FIXTURE_TEST_CASE(a_batch_is_byte_for_byte_what_the_journal_keeps, router_
   auto nb = ops_of<ingest_batch>(node);
   BOOST_REQUIRE_EQUAL(nb.size(), 1u);
   BOOST_TEST(nb[0].source == "spBv1.0/PlantA/Turbine07");
-  BOOST_TEST(nb[0].origin.dump()
+  BOOST_TEST(nb[0].full_origin().dump()
              == R"({"bdSeq":3,"device":"","edgeNode":"Turbine07","group":"PlantA",)"
                 R"("historical":true,"messageType":"NDATA","metrics":{"power":"Node/Power"},)"
                 R"("protocol":"sparkplugB","seq":7})");
+}
+
+BOOST_FIXTURE_TEST_CASE(a_device_shares_one_origin_base_per_message_type_and_kind,
+                        router_fixture) {
+  auto first = ops_of<ingest_batch>(
+    router.route(ddata, {apply("BearingA", "vibrationRms", 1.0, 1000)}, 5000));
+  auto again = ops_of<ingest_batch>(
+    router.route(ddata, {apply("BearingA", "vibrationRms", 2.0, 1001)}, 5001));
+  auto old = ops_of<ingest_batch>(
+    router.route(ddata, {apply("BearingA", "vibrationRms", 0.5, 10, true)}, 5002));
+  auto birth = ops_of<ingest_batch>(router.route("spBv1.0/PlantA/DBIRTH/Turbine07/BearingA",
+                                                 {apply("BearingA", "vibrationRms", 3.0, 1002)},
+                                                 5003));
+  BOOST_REQUIRE(first.size() == 1u && again.size() == 1u && old.size() == 1u
+                && birth.size() == 1u);
+  BOOST_REQUIRE(first[0].origin_base);
+  // Built once, referenced by every later batch of the same kind.
+  BOOST_TEST(first[0].origin_base.get() == again[0].origin_base.get());
+  BOOST_TEST(old[0].origin_base.get() != first[0].origin_base.get());
+  BOOST_TEST(birth[0].origin_base.get() != first[0].origin_base.get());
+  BOOST_TEST(old[0].full_origin()["historical"] == true);
+  BOOST_TEST(birth[0].full_origin()["messageType"] == "DBIRTH");
+  // Per message: only seq and bdSeq (and renamed metrics) are its own.
+  BOOST_TEST(first[0].origin.dump() == R"({"bdSeq":3,"seq":7})");
 }
 
 BOOST_FIXTURE_TEST_CASE(metrics_in_another_order_than_last_time_still_find_their_mappings,
@@ -183,7 +207,7 @@ BOOST_FIXTURE_TEST_CASE(historical_metrics_come_first_in_timestamp_order_one_bat
   BOOST_TEST(batches[0].values["vibrationRms"].get<double>() == 1.0);
   BOOST_TEST(batches[1].source_time_ms == 200);
   BOOST_TEST(batches[1].values.size() == 2u);
-  BOOST_TEST(batches[1].origin["historical"] == true);
+  BOOST_TEST(batches[1].full_origin()["historical"] == true);
   BOOST_TEST(!batches[2].historical);
   BOOST_TEST(batches[2].values["vibrationRms"].get<double>() == 3.0);
 }
@@ -203,7 +227,7 @@ BOOST_FIXTURE_TEST_CASE(unmapped_metrics_are_counted_but_session_metrics_are_not
   BOOST_REQUIRE_EQUAL(batches.size(), 1u);
   BOOST_TEST(batches[0].values["power"].get<double>() == 2500.0);
   BOOST_TEST(batches[0].source == "spBv1.0/PlantA/Turbine07");
-  BOOST_TEST(batches[0].origin["messageType"] == "NBIRTH");
+  BOOST_TEST(batches[0].full_origin()["messageType"] == "NBIRTH");
 }
 
 BOOST_FIXTURE_TEST_CASE(null_values_are_skipped_and_bytes_dropped_as_unsupported,

@@ -459,8 +459,8 @@ BOOST_FIXTURE_TEST_CASE(births_and_data_become_batches_with_converted_values_and
   auto node = sink.batches_for("turbine07");
   BOOST_REQUIRE_EQUAL(node.size(), 1u);
   BOOST_TEST(node[0].values["power"].get<double>() == 1500.0);
-  BOOST_TEST(node[0].origin["messageType"] == "NBIRTH");
-  BOOST_TEST(node[0].origin["bdSeq"] == 4);
+  BOOST_TEST(node[0].full_origin()["messageType"] == "NBIRTH");
+  BOOST_TEST(node[0].full_origin()["bdSeq"] == 4);
   BOOST_TEST(node[0].source == "spBv1.0/PlantA/Turbine07");
 
   auto bearing = sink.batches_for("turbine07-bearing-a");
@@ -468,18 +468,18 @@ BOOST_FIXTURE_TEST_CASE(births_and_data_become_batches_with_converted_values_and
   BOOST_TEST(bearing[0].values["vibrationRms"].get<double>() == 0.5);
   BOOST_TEST(bearing[0].values["temperature"].get<double>() == 100.0,
              boost::test_tools::tolerance(1e-9));
-  BOOST_TEST(bearing[0].origin["seq"] == 1);
+  BOOST_TEST(bearing[0].full_origin()["seq"] == 1);
   BOOST_TEST(bearing[1].values.size() == 1u);
   BOOST_TEST(bearing[1].values["vibrationRms"].get<double>() == 0.75);
   BOOST_TEST(bearing[1].pipeline_version == "tagmap/2026.11.1");
   BOOST_TEST(bearing[1].source == "spBv1.0/PlantA/Turbine07/Gearbox_BearingA");
-  BOOST_TEST(bearing[1].origin["protocol"] == "sparkplugB");
-  BOOST_TEST(bearing[1].origin["edgeNode"] == "Turbine07");
-  BOOST_TEST(bearing[1].origin["device"] == "Gearbox_BearingA");
-  BOOST_TEST(bearing[1].origin["seq"] == 2);
-  BOOST_TEST(bearing[1].origin["bdSeq"] == 4);
+  BOOST_TEST(bearing[1].full_origin()["protocol"] == "sparkplugB");
+  BOOST_TEST(bearing[1].full_origin()["edgeNode"] == "Turbine07");
+  BOOST_TEST(bearing[1].full_origin()["device"] == "Gearbox_BearingA");
+  BOOST_TEST(bearing[1].full_origin()["seq"] == 2);
+  BOOST_TEST(bearing[1].full_origin()["bdSeq"] == 4);
   // Named like its metric: not listed (only renamed metrics are).
-  BOOST_TEST(!bearing[1].origin.contains("metrics"));
+  BOOST_TEST(!bearing[1].full_origin().contains("metrics"));
   BOOST_TEST(bearing[1].source_time_ms > 0);
 
   BOOST_REQUIRE_EQUAL(sink.connectivity_of("turbine07").size(), 1u);

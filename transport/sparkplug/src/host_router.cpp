@@ -58,8 +58,25 @@ struct batch_builder {
   bool any_time = false;
 };
 
+/// The members of a batch's origin that its device shares with every other
+/// batch of the same message type and kind (live or historical).
+shared_origin make_origin_base(const apply_action& a, std::string_view message_type) {
+  nlohmann::json base = nlohmann::json::object();
+  auto& o = base.get_ref<nlohmann::json::object_t&>();
+  auto put = [&o](const char* key, nlohmann::json value) {
+    o.emplace_hint(o.end(), key, std::move(value));
+  };
+  put("device", std::string_view{a.device});
+  put("edgeNode", std::string_view{a.edge_node});
+  put("group", std::string_view{a.group});
+  put("historical", a.is_historical);
+  put("messageType", message_type);
+  put("protocol", "sparkplugB");
+  return std::make_shared<const nlohmann::json>(std::move(base));
+}
+
 ingest_batch start_batch(const apply_action& a, const std::string& twin,
-                         const std::string& pipeline_version, std::string_view message_type) {
+                         const std::string& pipeline_version, shared_origin base) {
   ingest_batch b;
   b.twin = twin;
   b.source.reserve(namespace_b.size() + a.group.size() + a.edge_node.size() + a.device.size()
@@ -68,21 +85,12 @@ ingest_batch start_batch(const apply_action& a, const std::string& twin,
   append_path(b.source, a.group, a.edge_node, a.device);
   b.pipeline_version = pipeline_version;
   b.historical = a.is_historical;
-  // Each key is placed at the end of the (ordered) object, in key order: no
-  // comparisons and no temporary JSON per batch. The dump is the same as in
-  // any other insertion order.
+  // Only what changes from message to message is built per batch; the rest
+  // is the device's shared base. Keys go at the end, in key order.
   auto& o = b.origin.get_ref<nlohmann::json::object_t&>();
-  auto put = [&o](const char* key, nlohmann::json value) {
-    o.emplace_hint(o.end(), key, std::move(value));
-  };
-  put("bdSeq", a.bd_seq);
-  put("device", std::string_view{a.device});
-  put("edgeNode", std::string_view{a.edge_node});
-  put("group", std::string_view{a.group});
-  put("historical", a.is_historical);
-  put("messageType", message_type);
-  put("protocol", "sparkplugB");
-  put("seq", a.seq);
+  o.emplace_hint(o.end(), "bdSeq", a.bd_seq);
+  o.emplace_hint(o.end(), "seq", a.seq);
+  b.origin_base = std::move(base);
   return b;
 }
 
@@ -139,6 +147,7 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
   const apply_action* last_device = nullptr;
   const tag_map::device_metrics* device = nullptr;
   std::vector<const tag_mapping*>* recent = nullptr;
+  device_cache* cache = nullptr;
   std::size_t position = 0;  // of the metric among its device's in this message
   for (auto& act : actions) {
     if (auto* a = std::get_if<apply_action>(&act)) {
@@ -147,8 +156,10 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
           || !same_name(last_device->group, a->group)) {
         device = map_.find_device(a->group, a->edge_node, a->device);
         recent = nullptr;
+        cache = nullptr;
         if (device) {
-          recent = &recent_[device];
+          cache = &recent_[device];
+          recent = &cache->positions;
           recent->resize(device->size());
         }
         position = 0;
@@ -190,10 +201,21 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
         continue;
       }
       batch_builder* bb = nullptr;
+      auto base = [&] {
+        if (!cache)
+          return make_origin_base(*a, message_type);
+        auto& cached = cache->origins;
+        for (auto& c : cached)
+          if (c.historical == a->is_historical && c.message_type == message_type)
+            return c.base;
+        cached.push_back({std::string{message_type}, a->is_historical,
+                          make_origin_base(*a, message_type)});
+        return cached.back().base;
+      };
       if (a->is_historical) {
         auto [it, fresh] = history.try_emplace({a->timestamp, m->twin});
         if (fresh)
-          it->second.batch = start_batch(*a, m->twin, pipeline_version_, message_type);
+          it->second.batch = start_batch(*a, m->twin, pipeline_version_, base());
         bb = &it->second;
       } else {
         for (auto& b : live)
@@ -202,7 +224,7 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
             break;
           }
         if (!bb) {
-          live.push_back({start_batch(*a, m->twin, pipeline_version_, message_type), 0, false});
+          live.push_back({start_batch(*a, m->twin, pipeline_version_, base()), 0, false});
           bb = &live.back();
         }
       }

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "twin/error.hpp"
+#include "twin/origin.hpp"
 #include "twin/model/dtdl.hpp"
 
 namespace twin::actors::core {
@@ -78,7 +79,11 @@ struct lineage {
   std::optional<std::int64_t> bus_offset;
   /// Protocol-specific provenance (e.g. Sparkplug B: group, edge node,
   /// device, seq, bdSeq and the metric behind each value); null if none.
+  /// What the lineage shows is origin_base's members with these over them
+  /// (twin/origin.hpp): to_json and encode_event write the merged object.
   json origin;
+  /// Origin members shared with other events of the same feed; null if none.
+  shared_origin origin_base;
 };
 
 enum class event_type : std::uint8_t {
@@ -267,6 +272,7 @@ struct ingest_values {
   std::string pipeline_version;
   /// Protocol provenance copied into the lineage (see lineage::origin).
   json origin;
+  shared_origin origin_base;
   /// Cluster mode: the offset of the bus record that carried these values
   /// (within the twin's partition). If <= state.last_bus_offset the command
   /// is a redelivery: an empty decision (no event, no rejection, no alert),

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "twin/error.hpp"
+#include "twin/origin.hpp"
 #include "twin/security/auth.hpp"
 #include "twin/transport/change_bus.hpp"
 
@@ -61,6 +62,8 @@ struct device_data {
   std::string source;            ///< e.g. "spBv1.0/PlantA/Turbine07/Gearbox_BearingA"
   std::string pipeline_version;  ///< e.g. "tagmap/2026.11.1"
   json origin;                   ///< protocol provenance, into the lineage
+  /// Origin members shared by a feed's messages (twin/origin.hpp).
+  shared_origin origin_base;
   /// Device sequence for the per-source replay guard (POST /telemetry's
   /// "sequence"); empty: none.
   std::optional<std::int64_t> sequence;

@@ -62,11 +62,22 @@ private:
   const tag_map& map_;
   std::string pipeline_version_;
   std::unordered_map<std::string, bool> online_;
-  // Per device of the map, the mapping found at each metric position of its
-  // last message (nullptr: none), for as many positions as the device has
-  // mappings. A position's mapping serves only a metric of its name, so the
-  // cache is never stale (and depends on the immutable map alone).
-  std::unordered_map<const tag_map::device_metrics*, std::vector<const tag_mapping*>> recent_;
+  struct cached_origin {
+    std::string message_type;
+    bool historical = false;
+    shared_origin base;
+  };
+  struct device_cache {
+    // The mapping found at each metric position of the device's last
+    // message (nullptr: none), for as many positions as the device has
+    // mappings. A position's mapping serves only a metric of its name, so
+    // the cache is never stale (and depends on the immutable map alone).
+    std::vector<const tag_mapping*> positions;
+    // The shared origin members of its batches, per message type and kind
+    // (they depend on the map's device and the message type alone).
+    std::vector<cached_origin> origins;
+  };
+  std::unordered_map<const tag_map::device_metrics*, device_cache> recent_;
 };
 
 } // namespace twin::sparkplug

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "twin/error.hpp"
+#include "twin/origin.hpp"
 
 namespace twin::sparkplug {
 
@@ -26,9 +27,14 @@ struct ingest_batch {
   std::string source;
   /// "tagmap/<tag map version>".
   std::string pipeline_version;
+  /// The provenance, in two parts (twin/origin.hpp): per message {"seq",
+  /// "bdSeq", "metrics":{name: Sparkplug metric name} (renamed ones only)}
+  /// over origin_base, shared by every batch of the device (and message type):
   /// {"protocol":"sparkplugB","group","edgeNode","device","messageType",
-  ///  "seq","bdSeq","historical":bool,"metrics":{name: Sparkplug metric name}}
+  /// "historical":bool}. full_origin() is the whole.
   nlohmann::json origin = nlohmann::json::object();
+  shared_origin origin_base;
+  nlohmann::json full_origin() const { return merged_origin(origin, origin_base); }
   /// True for a batch of is_historical metrics (older than live data).
   bool historical = false;
 };

@@ -234,8 +234,8 @@ struct members {
 void put_lineage(writer& out, const lineage& l, std::int64_t t, std::string_view t_text);
 
 /// merged_origin(l.origin, l.origin_base) without building it: both are
-/// std::maps, so one merge pass in key order counts the members and a
-/// second writes them (the event's own value on a clash).
+/// std::maps, so one merge pass in key order writes the members (the
+/// event's own value on a clash).
 void put_origin(writer& out, const lineage& l) {
   if (!merges(l.origin, l.origin_base)) {
     put_json(out, l.origin);
@@ -259,8 +259,11 @@ void put_origin(writer& out, const lineage& l) {
       }
     }
   };
-  std::size_t count = 0;
-  merge([&](const std::string&, const json&) { ++count; });
+  // The count: every member of both, less the own ones that replace a base
+  // one (a lookup each; an event's own part is a few members).
+  std::size_t count = base.size() + own.size();
+  for (const auto& [key, value] : own)
+    count -= base.count(key);
   put_head(out, 5, count);
   merge([&](const std::string& key, const json& value) {
     put_text(out, key);

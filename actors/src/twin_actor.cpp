@@ -282,6 +282,9 @@ private:
 /// not samples.
 void append_samples(std::vector<persistence::sample>& out,
                     const core::event& e) {
+  // One allocation for the event's samples, not a regrowth per doubling.
+  out.reserve(out.size() + (e.properties.is_object() ? e.properties.size() : 0)
+              + (e.telemetry.is_object() ? e.telemetry.size() : 0));
   for (const json* values : {&e.properties, &e.telemetry}) {
     if (!values->is_object())
       continue;

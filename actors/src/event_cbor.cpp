@@ -244,31 +244,23 @@ void put_origin(writer& out, const lineage& l) {
   static const json::object_t none;
   const auto& base = l.origin_base->get_ref<const json::object_t&>();
   const auto& own = l.origin.is_object() ? l.origin.get_ref<const json::object_t&>() : none;
-  auto merge = [&](auto&& emit) {
-    auto b = base.begin();
-    auto o = own.begin();
-    while (b != base.end() || o != own.end()) {
-      if (o == own.end() || (b != base.end() && b->first < o->first)) {
-        emit(b->first, b->second);
-        ++b;
-      } else {
-        if (b != base.end() && b->first == o->first)
-          ++b;
-        emit(o->first, o->second);
-        ++o;
-      }
-    }
-  };
   // The count: every member of both, less the own ones that replace a base
   // one (a lookup each; an event's own part is a few members).
   std::size_t count = base.size() + own.size();
   for (const auto& [key, value] : own)
     count -= base.count(key);
   put_head(out, 5, count);
-  merge([&](const std::string& key, const json& value) {
+  auto b = base.begin();
+  auto o = own.begin();
+  while (b != base.end() || o != own.end()) {
+    const bool from_base = o == own.end() || (b != base.end() && b->first < o->first);
+    const auto& [key, value] = from_base ? *b : *o;
+    if (!from_base && b != base.end() && b->first == o->first)
+      ++b; // replaced by the event's own
     put_text(out, key);
     put_json(out, value);
-  });
+    ++(from_base ? b : o);
+  }
 }
 
 template <std::size_t N>

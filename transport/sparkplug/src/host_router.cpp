@@ -146,7 +146,6 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
   // The metrics of one message mostly share their device: resolve it once.
   const apply_action* last_device = nullptr;
   const tag_map::device_metrics* device = nullptr;
-  std::vector<const tag_mapping*>* recent = nullptr;
   device_cache* cache = nullptr;
   std::size_t position = 0;  // of the metric among its device's in this message
   for (auto& act : actions) {
@@ -155,12 +154,10 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
           || !same_name(last_device->edge_node, a->edge_node)
           || !same_name(last_device->group, a->group)) {
         device = map_.find_device(a->group, a->edge_node, a->device);
-        recent = nullptr;
         cache = nullptr;
         if (device) {
           cache = &recent_[device];
-          recent = &cache->positions;
-          recent->resize(device->size());
+          cache->positions.resize(device->size());
         }
         position = 0;
         last_device = a;
@@ -171,12 +168,13 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
         // message: the mapping at this position last time, if it is this
         // metric's, saves hashing the name.
         const std::size_t i = position++;
-        if (i < recent->size() && (*recent)[i] && equal_bytes((*recent)[i]->metric, a->metric)) {
-          m = (*recent)[i];
+        auto& recent = cache->positions;
+        if (i < recent.size() && recent[i] && equal_bytes(recent[i]->metric, a->metric)) {
+          m = recent[i];
         } else {
           m = map_.find(*device, a->metric);
-          if (i < recent->size())
-            (*recent)[i] = m;
+          if (i < recent.size())
+            recent[i] = m;
         }
       }
       if (!m) {
@@ -201,14 +199,13 @@ routed_message host_router::route(std::string_view mqtt_topic, std::vector<actio
         continue;
       }
       batch_builder* bb = nullptr;
+      // `m` was found, so the device (and its cache) is known.
       auto base = [&] {
-        if (!cache)
-          return make_origin_base(*a, message_type);
         auto& cached = cache->origins;
         for (auto& c : cached)
           if (c.historical == a->is_historical && c.message_type == message_type)
             return c.base;
-        cached.push_back({std::string{message_type}, a->is_historical,
+        cached.push_back({message_type, a->is_historical,
                           make_origin_base(*a, message_type)});
         return cached.back().base;
       };

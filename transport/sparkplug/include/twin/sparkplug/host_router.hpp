@@ -63,7 +63,7 @@ private:
   std::string pipeline_version_;
   std::unordered_map<std::string, bool> online_;
   struct cached_origin {
-    std::string message_type;
+    std::string_view message_type;  ///< to_string(message_type): static storage
     bool historical = false;
     shared_origin base;
   };
